@@ -1,0 +1,1 @@
+"""Submissions → indicator values, data quality findings, tracking tables and reports."""

@@ -1,0 +1,1 @@
+"""Platform clients (Kobo, ODK Central), form deployment, incremental pull, reconciliation, webhook intake."""
