@@ -1,6 +1,6 @@
 """Errors as the API shows them: `{"error": CODE, "detail": TEXT}` with the right status, whatever went wrong."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +26,7 @@ class ApiError(Exception):
 
     status_code = 400
     code = "bad_request"
+    headers: ClassVar[dict[str, str] | None] = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -54,7 +55,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return _body(exc.status_code, exc.code, exc.detail)
+        return _body(exc.status_code, exc.code, exc.detail, exc.headers)
 
     @app.exception_handler(NoCatalogue)
     async def _no_catalogue(_request: Request, exc: NoCatalogue) -> JSONResponse:
@@ -76,6 +77,8 @@ def add_error_handlers(app: FastAPI) -> None:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing, unknown, revoked or expired token"},
+    403: {"model": ErrorBody, "description": "The token's role may not do this"},
     404: {"model": ErrorBody, "description": "Not found"},
     422: {"model": ErrorBody, "description": "Invalid request"},
     503: {"model": ErrorBody, "description": "No catalogue loaded"},

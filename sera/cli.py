@@ -1,10 +1,14 @@
 """The `sera` command line: the SERA officer's and the operator's entry point."""
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlmodel import Session
 
 from catalogue.store import LoadReport, NoCatalogue, RevisionRequired, load_catalogue, stored_catalogue
 from catalogue.validation import CatalogueInvalid, read_catalogue
@@ -17,8 +21,14 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 catalogue_app = typer.Typer(help="The indicator catalogue: validate, load, export.", no_args_is_help=True)
+connections_app = typer.Typer(help="Kobo and ODK Central accounts.", no_args_is_help=True)
+forms_app = typer.Typer(help="Data collection forms: build, diff, deploy, link.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(connections_app, name="connections")
+app.add_typer(forms_app, name="forms")
+tokens_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
 
 log = get_logger("sera.cli")
 
@@ -97,7 +107,6 @@ def catalogue_export(
 ) -> None:
     """Write the catalogue held in the database back out, as YAML or as a donor's logframe workbook."""
     from catalogue.export_xlsx import write_logframe
-
     from catalogue.export_yaml import write_yaml
 
     writers = {"yaml": write_yaml, "xlsx": write_logframe}
@@ -137,6 +146,223 @@ def serve(
             raise _fail(f"the catalogue {settings.catalogue} cannot be loaded:\n{error}") from None
         log.info("catalogue loaded", extra={"versions_written": len(report.changes)})
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+# --- connections and sync ----------------------------------------------------------------------------------
+
+
+def _secret_for(platform: str, variable: str | None, settings: Settings) -> tuple[str | None, str | None]:
+    """(env variable, encrypted secret): the variable when it is set, else a hidden prompt on a terminal."""
+    from sync.connections import DEFAULT_SECRET_ENV, encrypt_secret
+
+    name = variable or DEFAULT_SECRET_ENV[platform]
+    if os.environ.get(name) or not sys.stdin.isatty():
+        if not os.environ.get(name):
+            typer.echo(f"note: {name} is not set; syncs will ask for it", err=True)
+        return name, None
+    what = "API token" if platform == "kobo" else "password"
+    secret = typer.prompt(f"{what} (input hidden; kept encrypted with SERA_SECRET_KEY)", hide_input=True)
+    return None, encrypt_secret(secret, settings.secret_key.get_secret_value())
+
+
+def _add_connection(spec_args: dict[str, object], platform: str, variable: str | None) -> None:
+    from sync.connections import ConnectionProblem, ConnectionSpec, add_connection
+
+    settings = _settings()
+    try:
+        secret_env, encrypted = _secret_for(platform, variable, settings)
+        spec = ConnectionSpec(platform=platform, secret_env=secret_env, **spec_args)  # type: ignore[arg-type]
+        with _session(settings) as session:
+            add_connection(session, spec, encrypted_secret=encrypted)
+    except ConnectionProblem as problem:
+        raise _fail(str(problem)) from None
+    typer.echo(f"connection '{spec.name}' added ({platform}, {spec.url})")
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@connections_app.command("add")
+def connections_add(
+    platform: Annotated[str, typer.Argument(help="kobo or odk")],
+    name: Annotated[str, typer.Argument(help="A short name for this account, used by sync and deploy.")],
+    url: Annotated[
+        str, typer.Option(help="Server URL, e.g. https://kf.kobotoolbox.org or https://central.example.org")
+    ],
+    token_env: Annotated[str | None, typer.Option(help="Kobo: environment variable holding the API token.")] = None,
+    project: Annotated[int | None, typer.Option(help="ODK Central: project id.")] = None,
+    email: Annotated[str | None, typer.Option(help="ODK Central: account e-mail.")] = None,
+    password_env: Annotated[
+        str | None, typer.Option(help="ODK Central: environment variable holding the password.")
+    ] = None,
+) -> None:
+    """Add a Kobo (`add kobo NAME --url URL`) or ODK Central (`add odk NAME --url URL --project ID --email E`) account.
+
+    The secret is never taken on the command line: it is read from the environment variable (SERA_KOBO_TOKEN or
+    SERA_ODK_PASSWORD by default) at each sync, or asked for here when interactive and kept encrypted.
+    """
+    if platform not in ("kobo", "odk"):
+        raise _fail(f"unknown platform '{platform}': use kobo or odk", 2)
+    variable = token_env if platform == "kobo" else password_env
+    _add_connection({"name": name, "url": url, "project_id": project, "email": email}, platform, variable)
+
+
+@connections_app.command("list")
+def connections_list() -> None:
+    """The connections, with where each one's secret comes from (never the secret)."""
+    from sync.connections import list_connections
+
+    settings = _settings()
+    with _session(settings) as session:
+        for c in list_connections(session):
+            secret = "encrypted" if c.secret_encrypted else f"${c.secret_env}"
+            extra = f" project={c.project_id} email={c.email}" if c.platform == "odk" else ""
+            typer.echo(f"{c.name}\t{c.platform}\t{c.url}{extra}\tsecret={secret}")
+
+
+@connections_app.command("hook-secret")
+def connections_hook_secret(name: Annotated[str, typer.Argument(help="Kobo connection name.")]) -> None:
+    """Make a new shared secret for Kobo REST Services to send to /api/v1/hooks/kobo/NAME (printed once)."""
+    import secrets
+
+    from sync.connections import ConnectionProblem, get_connection, set_hook_secret
+
+    settings = _settings()
+    secret = secrets.token_urlsafe(32)
+    try:
+        with _session(settings) as session:
+            connection = get_connection(session, name)
+            set_hook_secret(connection, secret)
+            session.add(connection)
+    except ConnectionProblem as problem:
+        raise _fail(str(problem)) from None
+    typer.echo("send it as the header `X-Sera-Hook-Secret` in the Kobo REST Service settings:", err=True)
+    typer.echo(secret)
+
+
+@forms_app.command("link")
+def forms_link(
+    form_id: Annotated[str, typer.Argument(help="Catalogue form id.")],
+    remote_id: Annotated[str, typer.Argument(help="Kobo asset uid, or ODK Central xmlFormId.")],
+    connection: Annotated[str, typer.Option(help="Connection name.")],
+) -> None:
+    """Tie a catalogue form to one that already exists on the server, so `sera sync` pulls it."""
+    from sync.connections import ConnectionProblem, get_connection, link_form
+
+    settings = _settings()
+    try:
+        with _session(settings) as session:
+            link_form(session, get_connection(session, connection), form_id, remote_id)
+    except ConnectionProblem as problem:
+        raise _fail(str(problem)) from None
+    typer.echo(f"{form_id} ↔ {remote_id} on {connection}")
+
+
+def _run_sync(settings: Settings, connection: str | None, form: str | None, full: bool) -> bool:
+    """One pass over the chosen forms; True when every run succeeded."""
+    from sync.pull import PullOptions
+    from sync.service import sync_forms, targets
+
+    engine = make_engine(settings.database_url)
+    try:
+        chosen = targets(engine, connection=connection, form=form)
+        if not chosen:
+            typer.echo("nothing to sync: deploy a form (`sera forms deploy`) or link one (`sera forms link`)", err=True)
+            return False
+        runs = sync_forms(engine, settings, chosen, options=PullOptions(full=full))
+    finally:
+        engine.dispose()
+    for target, run in zip(chosen, runs, strict=True):
+        line = (
+            f"{target.connection.name}/{target.remote_form.form_id}: {run.status} run={run.id} pages={run.pages} "
+            f"new={run.rows_new} changed={run.rows_changed} deleted={run.rows_deleted} retries={run.retries}"
+        )
+        typer.echo(line if not run.error else f"{line}\n  error: {run.error}")
+    return all(run.status == "success" for run in runs)
+
+
+@app.command("sync")
+def sync_command(
+    connection: Annotated[str | None, typer.Option(help="Only this connection.")] = None,
+    form: Annotated[str | None, typer.Option(help="Only this catalogue form.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Re-read everything and reconcile deletions.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep syncing every --interval seconds.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between passes with --watch.")] = 300.0,
+) -> None:
+    """Pull submissions into the database: incremental by default, lossless, resumable after a crash."""
+    import time
+
+    settings = _settings()
+    if not watch:
+        if not _run_sync(settings, connection, form, full):
+            raise typer.Exit(1)
+        return
+    while True:
+        _run_sync(settings, connection, form, full)
+        time.sleep(interval)
+
+
+# --- tokens ------------------------------------------------------------------------------------------------
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[str, typer.Option(help="admin, staff, partner or viewer.")],
+    organisation: Annotated[str | None, typer.Option(help="Partner tokens: the partner's code.")] = None,
+    days: Annotated[int, typer.Option(help="Days until it expires (0: never).")] = 365,
+    label: Annotated[str | None, typer.Option(help="Who or what it is for.")] = None,
+) -> None:
+    """Create an API token; it is printed once, alone on the last line, and only its hash is kept."""
+    from sera.tokens import TokenProblem, create_token
+
+    settings = _settings()
+    try:
+        with _session(settings) as session:
+            row, clear = create_token(session, role, organisation=organisation, days=days or None, label=label)
+            summary = f"token {row.id}: role={row.role}" + (
+                f" organisation={row.organisation}" if row.organisation else ""
+            )
+            summary += f" expires={row.expires_at:%Y-%m-%d}" if row.expires_at else " expires=never"
+    except TokenProblem as problem:
+        raise _fail(str(problem)) from None
+    typer.echo(summary, err=True)
+    typer.echo(clear)
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """Tokens with their role, organisation, expiry and state (never the token)."""
+    from sera.tokens import list_tokens
+
+    settings = _settings()
+    with _session(settings) as session:
+        for t in list_tokens(session):
+            state = "revoked" if t.revoked_at else "active"
+            expires = f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never"
+            typer.echo(
+                f"{t.id}\t{t.hint}…\t{t.role}\t{t.organisation or '-'}\texpires={expires}\t{state}\t{t.label or ''}"
+            )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's number, from `sera tokens list`.")],
+) -> None:
+    """Revoke a token: it is refused from the next request on."""
+    from sera.tokens import revoke_token
+
+    settings = _settings()
+    with _session(settings) as session:
+        if not revoke_token(session, token_id):
+            raise _fail(f"no active token {token_id}")
+    typer.echo(f"token {token_id} revoked")
 
 
 def main() -> None:

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     )
     catalogue: Path = Field(default=DEFAULT_CATALOGUE, description="The catalogue YAML file to load and serve.")
     log_level: str = "INFO"
+    secret_key: SecretStr = Field(
+        default=SecretStr(""), description="Encrypts secrets typed into `sera connections add` (Fernet)."
+    )
     person_key_secret: SecretStr = Field(
         default=SecretStr(""), description="Key of the pseudonymous person hash; set it in production."
     )

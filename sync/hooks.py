@@ -1,0 +1,56 @@
+"""Kobo REST Service deliveries: stored at once, idempotently. Polling and reconciliation stay the truth.
+
+Kobo fires a hook on creation only, retries on failure and may deliver twice; a duplicate is harmless because
+the store leaves identical content alone, and anything a hook misses the next pull finds.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from sera.db import session_scope
+from sync.connections import ConnectionProblem, get_connection, hook_secret_matches
+from sync.http import MalformedResponse
+from sync.normalize import kobo_record
+from sync.store import upsert_records
+from sync.tables import RemoteForm
+
+
+@dataclass
+class HookRejected(Exception):
+    """A delivery we refuse, with the status Kobo's delivery log will show."""
+
+    status: int
+    code: str
+    detail: str
+
+
+def receive_kobo_delivery(engine: Engine, connection_name: str, presented_secret: str | None, payload: Any) -> str:
+    """Store one delivered submission; returns `new`, `changed` or `unchanged`."""
+    with session_scope(engine) as session:
+        try:
+            connection = get_connection(session, connection_name)
+        except ConnectionProblem:
+            raise HookRejected(404, "not_found", f"no connection '{connection_name}'") from None
+        if connection.platform != "kobo":
+            raise HookRejected(404, "not_found", f"connection '{connection_name}' is not a Kobo connection")
+        if not hook_secret_matches(connection, presented_secret):
+            raise HookRejected(401, "unauthorized", "missing or wrong X-Sera-Hook-Secret header")
+        if not isinstance(payload, dict):
+            raise HookRejected(400, "bad_payload", "a delivery is one submission as a JSON object")
+        try:
+            record = kobo_record(payload)
+        except MalformedResponse as error:
+            raise HookRejected(400, "bad_payload", str(error)) from None
+        asset = payload.get("_xform_id_string")
+        remote = session.exec(
+            select(RemoteForm).where(RemoteForm.connection_id == connection.id, RemoteForm.remote_id == asset)
+        ).first()
+        if remote is None or remote.id is None:
+            raise HookRejected(
+                404, "not_found", f"asset '{asset}' is not a form deployed or linked on '{connection_name}'"
+            )
+        counts = upsert_records(session, remote.id, [record], run_id=None, source="hook")
+    return "new" if counts.new else ("changed" if counts.changed else "unchanged")

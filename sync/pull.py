@@ -1,0 +1,454 @@
+"""Incremental pull of one form into the store, following each platform's contract.
+
+Every page is written in its own transaction together with the cursor that covers it, so a run killed at
+any point resumes where its last page ended: nothing is lost (the window is re-read from the last committed
+position) and nothing is duplicated (rows are keyed by root id and identical content is left alone).
+Cursors hold server values only (ids, server times), never the local clock.
+
+Kobo (contracts/kobo-api.md §6): a tail scan keyset on `_id` over a look-back window of `_submission_time`;
+a change sweep over edited rows (`meta/deprecatedID` exists, `_uuid` changed) and recent validation statuses;
+and a reconciliation over all ids that finds deletions, confirmed one by one before a tombstone is written.
+ODK Central (contracts/odk-central.md §6.4): OData pages by `@odata.nextLink`, a window on `submissionDate`
+or `updatedAt` with overlap, `deletedAt` where the server has it, and the same reconciliation.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from catalogue.tables import utcnow
+from sera.db import session_scope
+from sync.normalize import Record, kobo_record, odk_record, parse_server_time
+from sync.runs import record_page
+from sync.store import PageCounts, existing, mark_seen, tombstone, unseen_live, upsert_records
+from sync.tables import RemoteForm
+
+KOBO_TIME = "%Y-%m-%dT%H:%M:%S"
+LIGHT_FIELDS = ["_id", "_uuid", "_validation_status", "meta/rootUuid"]
+"""What a change sweep or a reconciliation needs to know whether a stored row is current."""
+IN_CHUNK = 100
+"""Ids per `$in` refetch: Kobo's proxy caps query strings at 16 KiB."""
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    full: bool = False
+    """Re-read everything and reconcile, instead of the incremental window."""
+    page_size: int = 1000
+    kobo_lookback: dt.timedelta = dt.timedelta(minutes=60)
+    odk_overlap: dt.timedelta = dt.timedelta(minutes=5)
+    reconcile_every: dt.timedelta = dt.timedelta(hours=24)
+
+
+class KoboPageLike(Protocol):
+    count: int
+    next: str | None
+    results: list[dict[str, Any]]
+
+
+class ODataPageLike(Protocol):
+    value: list[dict[str, Any]]
+    next_link: str | None
+
+
+@dataclass
+class _Pull:
+    """What both platforms share: committing a page with its cursor, and counting."""
+
+    engine: Engine
+    remote_form_id: int
+    run_id: int
+    options: PullOptions
+    on_page: Callable[[PageCounts], None] = lambda _counts: None
+    counts: PageCounts = field(default_factory=PageCounts)
+
+    def cursor(self) -> dict[str, Any]:
+        with session_scope(self.engine) as session:
+            form = session.get(RemoteForm, self.remote_form_id)
+            assert form is not None
+            return dict(form.cursor)
+
+    def commit(
+        self,
+        records: Sequence[Record] = (),
+        *,
+        cursor: dict[str, Any] | None = None,
+        deleted: Sequence[tuple[str, dt.datetime | None]] = (),
+        seen: Sequence[str] = (),
+        mark: int | None = None,
+        source: str = "poll",
+        form_updates: dict[str, Any] | None = None,
+    ) -> PageCounts:
+        """One page in one transaction: rows, tombstones, reconciliation marks, cursor and run counters."""
+        with session_scope(self.engine) as session:
+            counts = upsert_records(
+                session, self.remote_form_id, records, run_id=self.run_id, source=source, reconcile_mark=mark
+            )
+            for root_id, when in deleted:
+                counts.deleted += tombstone(
+                    session, self.remote_form_id, [root_id], run_id=self.run_id, deleted_at=when
+                )
+            if seen and mark is not None:
+                mark_seen(session, self.remote_form_id, seen, mark)
+            form = session.get(RemoteForm, self.remote_form_id)
+            assert form is not None
+            if cursor is not None:
+                form.cursor = cursor
+            for key, value in (form_updates or {}).items():
+                setattr(form, key, value)
+            session.add(form)
+            record_page(session, self.run_id, counts)
+        self.counts.add(counts)
+        self.on_page(counts)
+        return counts
+
+    def reconcile_due(self, last: dt.datetime | None) -> bool:
+        if self.options.full or last is None:
+            return True
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=dt.UTC)
+        return utcnow() - last >= self.options.reconcile_every
+
+    def last_reconciled(self) -> dt.datetime | None:
+        with session_scope(self.engine) as session:
+            form = session.get(RemoteForm, self.remote_form_id)
+            assert form is not None
+            return form.last_reconciled_at
+
+    def confirm_deletions(
+        self,
+        mark: int,
+        exists: Callable[[str, str], dict[str, Any] | None],
+        to_record: Callable[[dict[str, Any]], Record],
+        max_seq: int | None = None,
+    ) -> None:
+        """Live rows the reconciliation did not see: a row the server still has is stored again, a 404 is a delete."""
+        while True:
+            with session_scope(self.engine) as session:
+                candidates = [
+                    (row.root_id, row.remote_id)
+                    for row in unseen_live(session, self.remote_form_id, mark, max_seq=max_seq, limit=100)
+                ]
+            if not candidates:
+                return
+            found: list[Record] = []
+            gone: list[tuple[str, dt.datetime | None]] = []
+            for root_id, remote_id in candidates:
+                row = exists(root_id, remote_id)
+                if row is None:
+                    gone.append((root_id, None))
+                else:
+                    found.append(to_record(row))
+            self.commit(found, deleted=gone, mark=mark, source="reconcile")
+
+
+# --- Kobo --------------------------------------------------------------------------------------------------
+
+
+class KoboClientLike(Protocol):
+    def data_page(
+        self,
+        asset_uid: str,
+        *,
+        query: dict[str, Any] | None = None,
+        sort: dict[str, int] | None = None,
+        fields: list[str] | None = None,
+        limit: int = 1000,
+        start: int = 0,
+    ) -> KoboPageLike: ...
+
+    def get_submission(self, asset_uid: str, submission_id: int) -> dict[str, Any] | None: ...
+
+
+def _kobo_time(value: str, minus: dt.timedelta) -> str:
+    """A `_submission_time` string moved back by the look-back window, in the server's own format."""
+    parsed = parse_server_time(value)
+    assert parsed is not None
+    return (parsed - minus).astimezone(dt.UTC).strftime(KOBO_TIME)
+
+
+@dataclass
+class KoboPull(_Pull):
+    client: KoboClientLike | None = None
+    asset_uid: str = ""
+
+    def _scan(
+        self, query: dict[str, Any], last_id: int, fields: list[str] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Keyset pages over `_id` (stable under deletions mid-scan, no deep offsets)."""
+        assert self.client is not None
+        while True:
+            page = self.client.data_page(
+                self.asset_uid,
+                query={**query, "_id": {"$gt": last_id}},
+                sort={"_id": 1},
+                fields=fields,
+                limit=self.options.page_size,
+            )
+            if not page.results:
+                return
+            yield page.results
+            last_id = int(page.results[-1]["_id"])
+            if page.next is None:
+                return
+
+    def run(self) -> PageCounts:
+        self.tail()
+        self.changes()
+        if self.reconcile_due(self.last_reconciled()):
+            self.reconcile()
+        return self.counts
+
+    def tail(self) -> None:
+        """New and late rows: everything from the look-back window on, keyset on `_id`, resumable mid-sweep."""
+        cursor = self.cursor()
+        sweep = cursor.get("tail")
+        if sweep is None:
+            hwm = None if self.options.full else cursor.get("hwm")
+            since = _kobo_time(hwm, self.options.kobo_lookback) if hwm else None
+            sweep = {"since": since, "last_id": 0, "max_time": cursor.get("hwm")}
+        query = {"_submission_time": {"$gte": sweep["since"]}} if sweep["since"] else {}
+        for results in self._scan(query, int(sweep["last_id"])):
+            records = [kobo_record(row) for row in results]
+            times = [str(row["_submission_time"]) for row in results if row.get("_submission_time")]
+            sweep = {**sweep, "last_id": int(results[-1]["_id"]), "max_time": max([*times, sweep["max_time"] or ""])}
+            cursor = {**cursor, "tail": sweep}
+            self.commit(records, cursor=cursor)
+        cursor = {**cursor, "tail": None, "hwm": sweep["max_time"] or cursor.get("hwm")}
+        self.commit(cursor=cursor)
+
+    def _refetch(self, ids: Sequence[int]) -> list[Record]:
+        assert self.client is not None
+        records: list[Record] = []
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = [int(i) for i in ids[start : start + IN_CHUNK]]
+            page = self.client.data_page(
+                self.asset_uid, query={"_id": {"$in": chunk}}, sort={"_id": 1}, limit=len(chunk)
+            )
+            records.extend(kobo_record(row) for row in page.results)
+        return records
+
+    def _stale(self, rows: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
+        """Split light rows (`_id`, `_uuid`, status) into ids whose stored copy differs and root ids that match."""
+        by_root = {str(row.get("meta/rootUuid") or f"uuid:{row.get('_uuid')}"): row for row in rows}
+        with session_scope(self.engine) as session:
+            stored = existing(session, self.remote_form_id, list(by_root))
+            state = {root: (s.instance_id, s.review_state, s.deleted) for root, s in stored.items()}
+        stale: list[int] = []
+        same: list[str] = []
+        for root, row in by_root.items():
+            status = row.get("_validation_status")
+            uid = status.get("uid") if isinstance(status, dict) else None
+            if state.get(root) == (f"uuid:{row.get('_uuid')}", uid, False):
+                same.append(root)
+            else:
+                stale.append(int(row["_id"]))
+        return stale, same
+
+    def changes(self) -> None:
+        """Edits (a new `_uuid` on a row that has `meta/deprecatedID`) and validation-status changes."""
+        for results in self._scan({"meta/deprecatedID": {"$exists": True}}, 0, LIGHT_FIELDS):
+            stale, _same = self._stale(results)
+            if stale:
+                self.commit(self._refetch(stale))
+        vs_hwm = self.cursor().get("vs_hwm")
+        if vs_hwm is None or self.options.full:
+            condition: dict[str, Any] = {"$exists": True}
+        else:
+            condition = {"$gte": int(vs_hwm) - int(self.options.kobo_lookback.total_seconds())}
+        newest = vs_hwm
+        for results in self._scan({"_validation_status.timestamp": condition}, 0, LIGHT_FIELDS):
+            for row in results:
+                status = row.get("_validation_status")
+                if isinstance(status, dict) and status.get("timestamp") is not None:
+                    stamp = int(status["timestamp"])
+                    newest = stamp if newest is None else max(newest, stamp)
+            stale, _same = self._stale(results)
+            if stale:
+                self.commit(self._refetch(stale))
+        if newest != vs_hwm:
+            self.commit(cursor={**self.cursor(), "vs_hwm": newest})
+
+    def reconcile(self) -> None:
+        """Every id on the server against the store: missing or changed rows refetched, absent ones confirmed."""
+        cursor = self.cursor()
+        state = cursor.get("reconcile") or {"mark": self.run_id, "last_id": 0}
+        mark = int(state["mark"])
+        for results in self._scan({}, int(state["last_id"]), LIGHT_FIELDS):
+            stale, same = self._stale(results)
+            state = {"mark": mark, "last_id": int(results[-1]["_id"])}
+            cursor = {**cursor, "reconcile": state}
+            self.commit(self._refetch(stale) if stale else [], cursor=cursor, seen=same, mark=mark, source="reconcile")
+        assert self.client is not None
+        client, asset = self.client, self.asset_uid
+        max_seq = int(state["last_id"])
+        self.confirm_deletions(
+            mark, lambda _root, remote_id: client.get_submission(asset, int(remote_id)), kobo_record, max_seq=max_seq
+        )
+        self.commit(cursor={**self.cursor(), "reconcile": None}, form_updates={"last_reconciled_at": utcnow()})
+
+
+# --- ODK Central -------------------------------------------------------------------------------------------
+
+
+class CentralClientLike(Protocol):
+    def odata_page(
+        self,
+        project_id: int,
+        form_id: str,
+        *,
+        filter: str | None = None,
+        top: int = 1000,
+        expand: bool = True,
+        select: str | None = None,
+        count: bool = False,
+    ) -> ODataPageLike: ...
+
+    def follow(self, next_link: str) -> ODataPageLike: ...
+
+    def supports_deleted_at(self, project_id: int, form_id: str) -> bool: ...
+
+    def get_submission(self, project_id: int, form_id: str, instance_id: str) -> dict[str, Any] | None: ...
+
+
+def _odata_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _changed_time(row: dict[str, Any]) -> str | None:
+    system = row.get("__system") or {}
+    return system.get("updatedAt") or system.get("submissionDate")
+
+
+@dataclass
+class OdkPull(_Pull):
+    client: CentralClientLike | None = None
+    project_id: int = 0
+    xml_form_id: str = ""
+
+    def _pages(
+        self, first: Callable[[], ODataPageLike], resume: str | None
+    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Pages by nextLink (a stable `$skiptoken` cursor); stops on no link or an empty page."""
+        assert self.client is not None
+        page = self.client.follow(resume) if resume else first()
+        while True:
+            yield page.value, page.next_link
+            if not page.value or not page.next_link:
+                return
+            page = self.client.follow(page.next_link)
+
+    def run(self) -> PageCounts:
+        self.window()
+        self.deletions()
+        if self.reconcile_due(self.last_reconciled()):
+            self.reconcile()
+        return self.counts
+
+    def window(self) -> None:
+        """New and changed rows since the cursor less the overlap (`updatedAt` is null until a first change)."""
+        assert self.client is not None
+        client = self.client
+        cursor = self.cursor()
+        sweep = cursor.get("window")
+        if sweep is None:
+            since = None if self.options.full else cursor.get("changed")
+            sweep = {"since": since, "next": None, "max": cursor.get("changed")}
+        if sweep["since"]:
+            start = parse_server_time(sweep["since"])
+            assert start is not None
+            bound = _odata_time(start - self.options.odk_overlap)
+            odata_filter: str | None = f"__system/submissionDate ge {bound} or __system/updatedAt ge {bound}"
+        else:
+            odata_filter = None
+
+        def first() -> ODataPageLike:
+            return client.odata_page(
+                self.project_id, self.xml_form_id, filter=odata_filter, top=self.options.page_size, expand=True
+            )
+
+        for rows, next_link in self._pages(first, sweep.get("next")):
+            times = [t for row in rows if (t := _changed_time(row))]
+            newest = max(
+                times, key=lambda t: parse_server_time(t) or dt.datetime.min.replace(tzinfo=dt.UTC), default=None
+            )
+            candidates = [t for t in (newest, sweep["max"]) if t]
+            sweep = {
+                **sweep,
+                "next": next_link,
+                "max": max(candidates, key=lambda t: parse_server_time(t)) if candidates else None,
+            }
+            cursor = {**cursor, "window": sweep}
+            self.commit([odk_record(row) for row in rows], cursor=cursor)
+        self.commit(cursor={**cursor, "window": None, "changed": sweep["max"] or cursor.get("changed")})
+
+    def deletions(self) -> None:
+        """Soft deletes through `deletedAt` (Central 2024.3+); older servers rely on reconciliation alone."""
+        assert self.client is not None
+        client = self.client
+        if not client.supports_deleted_at(self.project_id, self.xml_form_id):
+            return
+        cursor = self.cursor()
+        since = None if self.options.full else cursor.get("deleted")
+        if since:
+            start = parse_server_time(since)
+            assert start is not None
+            odata_filter = f"__system/deletedAt ge {_odata_time(start - self.options.odk_overlap)}"
+        else:
+            odata_filter = "__system/deletedAt ne null"
+        newest = since
+
+        def first() -> ODataPageLike:
+            return client.odata_page(
+                self.project_id,
+                self.xml_form_id,
+                filter=odata_filter,
+                top=self.options.page_size,
+                expand=False,
+                select="__id,__system",
+            )
+
+        for rows, _next in self._pages(first, None):
+            gone = [(str(row["__id"]), parse_server_time((row.get("__system") or {}).get("deletedAt"))) for row in rows]
+            stamps = [(row.get("__system") or {}).get("deletedAt") for row in rows]
+            valid = [s for s in [*stamps, newest] if s]
+            newest = max(valid, key=lambda t: parse_server_time(t)) if valid else None
+            self.commit(deleted=gone, cursor={**cursor, "deleted": newest})
+
+    def reconcile(self) -> None:
+        """All live ids on the server against the store; catches restores, and deletions on old servers."""
+        assert self.client is not None
+        client = self.client
+        cursor = self.cursor()
+        state = cursor.get("reconcile") or {"mark": self.run_id, "next": None}
+        mark = int(state["mark"])
+
+        def first() -> ODataPageLike:
+            return client.odata_page(
+                self.project_id, self.xml_form_id, top=self.options.page_size, expand=False, select="__id,__system"
+            )
+
+        for rows, next_link in self._pages(first, state.get("next")):
+            ids = [str(row["__id"]) for row in rows]
+            with session_scope(self.engine) as session:
+                stored = existing(session, self.remote_form_id, ids)
+                known = {root: (s.updated_at, s.review_state, s.deleted) for root, s in stored.items()}
+            same, stale = [], []
+            for row in rows:
+                system = row.get("__system") or {}
+                server = (parse_server_time(system.get("updatedAt")), system.get("reviewState"), False)
+                (same if known.get(str(row["__id"])) == server else stale).append(str(row["__id"]))
+            fresh = [
+                odk_record(found)
+                for root in stale
+                if (found := client.get_submission(self.project_id, self.xml_form_id, root)) is not None
+            ]
+            state = {"mark": mark, "next": next_link}
+            self.commit(fresh, cursor={**cursor, "reconcile": state}, seen=same, mark=mark, source="reconcile")
+        self.confirm_deletions(
+            mark, lambda root, _remote: client.get_submission(self.project_id, self.xml_form_id, root), odk_record
+        )
+        self.commit(cursor={**self.cursor(), "reconcile": None}, form_updates={"last_reconciled_at": utcnow()})

@@ -1,0 +1,123 @@
+"""SQL tables of the sync layer: connections, deployed forms with their cursors, submissions, sync runs."""
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from catalogue.tables import utcnow
+
+
+class Connection(SQLModel, table=True):
+    """A Kobo or ODK Central account. Secrets live in an environment variable, or encrypted, never in clear."""
+
+    __tablename__ = "connection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    platform: str = Field(max_length=8)
+    """`kobo` or `odk`."""
+    url: str = Field(max_length=500)
+    project_id: int | None = None
+    """ODK Central project."""
+    email: str | None = Field(default=None, max_length=254)
+    """ODK Central account."""
+    secret_env: str | None = Field(default=None, max_length=128)
+    """The environment variable that holds the API token (Kobo) or the password (ODK)."""
+    secret_encrypted: str | None = Field(default=None, sa_type=Text)
+    """The secret, encrypted with SERA_SECRET_KEY, when it was typed in instead of read from the environment."""
+    hook_secret_hash: str | None = Field(default=None, max_length=128)
+    """SHA-256 of the shared secret Kobo REST Services send to the webhook."""
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class RemoteForm(SQLModel, table=True):
+    """One catalogue form on one server: its remote id, what was deployed, and where the pull stands."""
+
+    __tablename__ = "remote_form"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "form_id"),
+        UniqueConstraint("connection_id", "remote_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connection.id", index=True)
+    form_id: str = Field(max_length=64)
+    """The catalogue's form id."""
+    remote_id: str = Field(max_length=128)
+    """Kobo asset uid, or ODK Central xmlFormId."""
+    deployed_version: str | None = Field(default=None, max_length=64)
+    deployed_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    remote_state: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """Platform details of the deployment (Kobo version ids, media hashes, ODK app user)."""
+    cursor: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """Pull position (server times and ids only), written in the same transaction as the page it covers."""
+    last_success_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_reconciled_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class Submission(SQLModel, table=True):
+    """One logical submission (all its edits), as the server last gave it, raw JSON kept whole."""
+
+    __tablename__ = "submission"
+    __table_args__ = (
+        UniqueConstraint("remote_form_id", "root_id"),
+        Index("ix_submission_form_seq", "remote_form_id", "remote_seq"),
+        Index("ix_submission_form_changed", "remote_form_id", "changed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    remote_form_id: int = Field(foreign_key="remote_form.id")
+    remote_id: str = Field(max_length=128)
+    """Kobo `_id` (as text), ODK `__id`."""
+    remote_seq: int | None = Field(default=None, sa_type=BigInteger)
+    """Kobo `_id` as a number, for keyset scans; null for ODK."""
+    root_id: str = Field(max_length=128)
+    """Stable across edits: Kobo `meta/rootUuid`, ODK `__id`."""
+    instance_id: str | None = Field(default=None, max_length=128)
+    """The current version's instanceID."""
+    form_version: str | None = Field(default=None, max_length=128)
+    submitted_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """Server receive time of the first version."""
+    updated_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """Server time of the last change (ODK `updatedAt`; Kobo has none)."""
+    device_start: str | None = Field(default=None, max_length=64)
+    device_end: str | None = Field(default=None, max_length=64)
+    review_state: str | None = Field(default=None, max_length=64)
+    content_hash: str = Field(max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    deleted: bool = Field(default=False)
+    deleted_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    first_seen_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    """Local time of the last stored change: what incremental indicator computation starts from."""
+    source: str = Field(default="poll", max_length=16)
+    """`poll`, `reconcile` or `hook`: how the current content arrived."""
+    last_run_id: int | None = Field(default=None, foreign_key="sync_run.id")
+    reconcile_mark: int | None = None
+    """Id of the last reconciliation that saw this submission on the server."""
+
+
+class SyncRun(SQLModel, table=True):
+    """One pull of one form: what it did, how it ended. Written as it goes, so a crash leaves its traces."""
+
+    __tablename__ = "sync_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connection.id", index=True)
+    remote_form_id: int | None = Field(default=None, foreign_key="remote_form.id", index=True)
+    mode: str = Field(max_length=16)
+    """`incremental`, `full` or `hook`."""
+    status: str = Field(default="running", max_length=16, index=True)
+    """`running`, `success`, `failed` or `abandoned` (its process died)."""
+    started_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    heartbeat_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    finished_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    pages: int = 0
+    rows_new: int = 0
+    rows_changed: int = 0
+    rows_unchanged: int = 0
+    rows_deleted: int = 0
+    retries: int = 0
+    error: str | None = Field(default=None, sa_type=Text)
