@@ -23,7 +23,7 @@ from catalogue.tables import utcnow
 from sera.db import session_scope
 from sync.normalize import Record, kobo_record, odk_record, parse_server_time
 from sync.runs import record_page
-from sync.store import PageCounts, existing, mark_seen, tombstone, unseen_live, upsert_records
+from sync.store import PageCounts, mark_seen, stored_state, tombstone, unseen_live, upsert_records
 from sync.tables import RemoteForm
 
 KOBO_TIME = "%Y-%m-%dT%H:%M:%S"
@@ -235,7 +235,7 @@ class KoboPull(_Pull):
         """Split light rows (`_id`, `_uuid`, status) into ids whose stored copy differs and root ids that match."""
         by_root = {str(row.get("meta/rootUuid") or f"uuid:{row.get('_uuid')}"): row for row in rows}
         with session_scope(self.engine) as session:
-            stored = existing(session, self.remote_form_id, list(by_root))
+            stored = stored_state(session, self.remote_form_id, list(by_root))
             state = {root: (s.instance_id, s.review_state, s.deleted) for root, s in stored.items()}
         stale: list[int] = []
         same: list[str] = []
@@ -434,7 +434,7 @@ class OdkPull(_Pull):
         for rows, next_link in self._pages(first, state.get("next")):
             ids = [str(row["__id"]) for row in rows]
             with session_scope(self.engine) as session:
-                stored = existing(session, self.remote_form_id, ids)
+                stored = stored_state(session, self.remote_form_id, ids)
                 known = {root: (s.updated_at, s.review_state, s.deleted) for root, s in stored.items()}
             same, stale = [], []
             for row in rows:

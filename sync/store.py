@@ -7,7 +7,9 @@ Nothing here commits; the pull commits each page together with the cursor that c
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select, update
 
 from catalogue.tables import utcnow
@@ -33,18 +35,6 @@ BATCH = 500
 """Root ids looked up per query: small enough for any driver's parameter limit."""
 
 
-def existing(session: Session, remote_form_id: int, root_ids: Sequence[str]) -> dict[str, Submission]:
-    """Stored submissions of a form by root id, looked up in batches."""
-    found: dict[str, Submission] = {}
-    for start in range(0, len(root_ids), BATCH):
-        chunk = root_ids[start : start + BATCH]
-        query = select(Submission).where(
-            Submission.remote_form_id == remote_form_id, col(Submission.root_id).in_(chunk)
-        )
-        found.update((row.root_id, row) for row in session.exec(query))
-    return found
-
-
 def upsert_records(
     session: Session,
     remote_form_id: int,
@@ -57,64 +47,113 @@ def upsert_records(
     """Store a page: new rows inserted, changed ones replaced, identical ones left alone (a duplicate is harmless).
 
     A record that comes back after a tombstone (an ODK restore, a late-visible Kobo row) is live again.
+    Writes go out as one bulk INSERT and one bulk UPDATE per page: a page of 1,000 is two statements.
     """
     by_root: dict[str, Record] = {}
     for record in records:
         by_root[record.root_id] = record  # the last one wins if a page repeats a submission
-    stored = existing(session, remote_form_id, list(by_root))
+    stored = stored_state(session, remote_form_id, list(by_root))
     counts = PageCounts()
     now = utcnow()
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    seen: list[int] = []
     for root_id, record in by_root.items():
-        row = stored.get(root_id)
-        if row is None:
-            session.add(_new_row(remote_form_id, record, run_id, source, now, reconcile_mark))
+        state = stored.get(root_id)
+        if state is None:
+            inserts.append(
+                {
+                    **_columns(record),
+                    "remote_form_id": remote_form_id,
+                    "root_id": root_id,
+                    "first_seen_at": now,
+                    "changed_at": now,
+                    "last_run_id": run_id,
+                    "source": source,
+                    "deleted": False,
+                    "reconcile_mark": reconcile_mark,
+                }
+            )
             counts.new += 1
-            continue
-        if reconcile_mark is not None:
-            row.reconcile_mark = reconcile_mark
-        if row.content_hash == record.content_hash and not row.deleted:
+        elif state.content_hash == record.content_hash and not state.deleted:
             counts.unchanged += 1
-            if reconcile_mark is not None:
-                session.add(row)
-            continue
-        _apply(row, record)
-        row.deleted, row.deleted_at = False, None
-        row.changed_at, row.last_run_id, row.source = now, run_id, source
-        session.add(row)
-        counts.changed += 1
-    session.flush()
+            seen.append(state.id)
+        else:
+            updates.append(
+                {
+                    **_columns(record),
+                    "id": state.id,
+                    "deleted": False,
+                    "deleted_at": None,
+                    "changed_at": now,
+                    "last_run_id": run_id,
+                    "source": source,
+                    **({"reconcile_mark": reconcile_mark} if reconcile_mark is not None else {}),
+                }
+            )
+            counts.changed += 1
+    if inserts:
+        session.execute(insert(Submission), inserts)
+    if updates:
+        session.execute(update(Submission), updates)
+    if seen and reconcile_mark is not None:
+        for start in range(0, len(seen), BATCH):
+            session.execute(
+                update(Submission)
+                .where(col(Submission.id).in_(seen[start : start + BATCH]))
+                .values(reconcile_mark=reconcile_mark)
+            )
     return counts
 
 
-def _new_row(
-    remote_form_id: int, record: Record, run_id: int | None, source: str, now: dt.datetime, mark: int | None
-) -> Submission:
-    row = Submission(
-        remote_form_id=remote_form_id,
-        root_id=record.root_id,
-        content_hash=record.content_hash,
-        first_seen_at=now,
-        changed_at=now,
-        last_run_id=run_id,
-        source=source,
-        reconcile_mark=mark,
+@dataclass(frozen=True)
+class StoredState:
+    """What the store holds for a submission, without its JSON: enough to tell whether a server row is news."""
+
+    id: int
+    content_hash: str
+    deleted: bool
+    instance_id: str | None
+    review_state: str | None
+    updated_at: dt.datetime | None
+
+
+def stored_state(session: Session, remote_form_id: int, root_ids: Sequence[str]) -> dict[str, StoredState]:
+    """The stored state of these root ids (absent ones are new), looked up in batches."""
+    found: dict[str, StoredState] = {}
+    columns = (
+        Submission.root_id,
+        Submission.id,
+        Submission.content_hash,
+        Submission.deleted,
+        Submission.instance_id,
+        Submission.review_state,
+        Submission.updated_at,
     )
-    _apply(row, record)
-    return row
+    for start in range(0, len(root_ids), BATCH):
+        chunk = root_ids[start : start + BATCH]
+        query = select(*columns).where(Submission.remote_form_id == remote_form_id, col(Submission.root_id).in_(chunk))
+        for root_id, row_id, digest, deleted, instance_id, review_state, updated_at in session.exec(query):
+            if updated_at is not None and updated_at.tzinfo is None:
+                updated_at = updated_at.replace(tzinfo=dt.UTC)
+            found[root_id] = StoredState(row_id, digest, deleted, instance_id, review_state, updated_at)
+    return found
 
 
-def _apply(row: Submission, record: Record) -> None:
-    row.remote_id = record.remote_id
-    row.remote_seq = record.remote_seq
-    row.instance_id = record.instance_id
-    row.form_version = record.form_version
-    row.submitted_at = record.submitted_at
-    row.updated_at = record.updated_at
-    row.device_start = record.device_start
-    row.device_end = record.device_end
-    row.review_state = record.review_state
-    row.data = record.data
-    row.content_hash = record.content_hash
+def _columns(record: Record) -> dict[str, Any]:
+    return {
+        "remote_id": record.remote_id,
+        "remote_seq": record.remote_seq,
+        "instance_id": record.instance_id,
+        "form_version": record.form_version,
+        "submitted_at": record.submitted_at,
+        "updated_at": record.updated_at,
+        "device_start": record.device_start,
+        "device_end": record.device_end,
+        "review_state": record.review_state,
+        "data": record.data,
+        "content_hash": record.content_hash,
+    }
 
 
 def tombstone(

@@ -18,6 +18,9 @@ from sera.migrate import upgrade
 from sera.schema import metadata
 from sera.settings import Settings
 
+pytest_plugins = ["tests.worlds"]
+"""Fake-server worlds (Kobo, ODK Central) with a linked form in the test database."""
+
 CASES = Path(__file__).parent / "catalogue" / "cases"
 POSTGRES_ADMIN_URL = os.environ.get("SERA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [b.strip() for b in os.environ.get("SERA_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]

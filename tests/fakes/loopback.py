@@ -21,7 +21,8 @@ class _QuietServer(uvicorn.Server):
 @contextmanager
 def serve(app: Any, *, startup_timeout: float = 10.0) -> Iterator[str]:
     """Yield the base URL (`http://127.0.0.1:PORT`) of the app served in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only then, else each kept-alive response waits ~40 ms.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -1,0 +1,163 @@
+"""Sync benchmark: pull N submissions from the fake Kobo server into SQLite and PostgreSQL.
+
+Prints submissions per second of a full first pull, the peak Python memory of the pulling process (tracemalloc)
+and its resident set growth, then the time of an incremental run after 100 new submissions.
+The fake server runs in its own process, so its data does not count in the sync's memory.
+
+    .venv/bin/python bench/sync.py                 # 100,000 submissions, both databases
+    .venv/bin/python bench/sync.py --count 20000 --backends sqlite
+"""
+
+import argparse
+import multiprocessing
+import os
+import resource
+import socket
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from sera.db import make_engine, session_scope  # noqa: E402
+from sera.migrate import upgrade  # noqa: E402
+from sera.settings import Settings  # noqa: E402
+from sync.connections import ConnectionSpec, add_connection, link_form  # noqa: E402
+from sync.pull import PullOptions  # noqa: E402
+from sync.service import sync_forms, targets  # noqa: E402
+
+POSTGRES_ADMIN = os.environ.get("SERA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve_fake(port: int, count: int, ready: Any, commands: Any) -> None:
+    """The fake Kobo server with `count` submissions; adds more on command."""
+    import threading
+
+    import uvicorn
+
+    from tests.fakes.kobo import KoboFake
+
+    fake = KoboFake(max_limit=1000)
+    asset = fake.add_asset("Benchmark")
+    for i in range(count):
+        fake.add_submission(
+            asset,
+            {
+                "activity_date": "2026-05-04",
+                "sex": "female" if i % 2 else "male",
+                "age": str(18 + i % 60),
+                "group/commune": "09.001.01.01",
+            },
+        )
+    server = uvicorn.Server(
+        uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    ready.send((fake.token, asset))
+    while True:
+        command = commands.recv()
+        if command == "stop":
+            server.should_exit = True
+            return
+        for _ in range(int(command)):
+            fake.add_submission(asset, {"activity_date": "2026-11-02", "sex": "female", "age": "30"})
+        commands.send("added")
+
+
+def _database(backend: str, workdir: Path) -> tuple[str, str | None]:
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}", None
+    name = f"sera_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_url(POSTGRES_ADMIN).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return make_url(POSTGRES_ADMIN).set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False
+    ), name
+
+
+def _drop(name: str) -> None:
+    admin = make_url(POSTGRES_ADMIN).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench(backend: str, url: str, token: str, asset: str, count: int, commands: Any) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url, pg_name = _database(backend, Path(tmp))
+        try:
+            upgrade(database_url)
+            engine = make_engine(database_url)
+            os.environ["SERA_BENCH_KOBO_TOKEN"] = token
+            with session_scope(engine) as session:
+                connection = add_connection(
+                    session, ConnectionSpec(name="bench", platform="kobo", url=url, secret_env="SERA_BENCH_KOBO_TOKEN")
+                )
+                link_form(session, connection, "attendance", asset)
+            settings = Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
+            chosen = targets(engine)
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            tracemalloc.start()
+            started = time.perf_counter()
+            [run] = sync_forms(engine, settings, chosen, options=PullOptions(full=True))
+            elapsed = time.perf_counter() - started
+            _current, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            assert run.status == "success", run.error
+            assert run.rows_new == count, (run.rows_new, count)
+            print(
+                f"{backend:10} full pull  {count:>8,} submissions  {elapsed:7.1f} s  {count / elapsed:8,.0f} /s  "
+                f"peak Python memory {peak / 2**20:6.1f} MiB  max RSS growth {(rss_after - rss_before) / 1024:6.1f} MiB"
+            )
+            commands.send(100)
+            commands.recv()
+            started = time.perf_counter()
+            [run] = sync_forms(engine, settings, chosen, options=PullOptions())
+            elapsed = time.perf_counter() - started
+            assert run.status == "success" and run.rows_new == 100, (run.status, run.rows_new, run.error)
+            print(f"{backend:10} incremental run with 100 new submissions: {elapsed:.2f} s ({run.pages} pages)")
+            engine.dispose()
+        finally:
+            if pg_name:
+                _drop(pg_name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    for backend in args.backends.split(","):
+        port = _free_port()
+        ready_parent, ready_child = multiprocessing.Pipe()
+        commands_parent, commands_child = multiprocessing.Pipe()
+        server = multiprocessing.Process(
+            target=_serve_fake, args=(port, args.count, ready_child, commands_child), daemon=True
+        )
+        server.start()
+        token, asset = ready_parent.recv()
+        try:
+            bench(backend, f"http://127.0.0.1:{port}", token, asset, args.count, commands_parent)
+        finally:
+            commands_parent.send("stop")
+            server.join(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
