@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
+from catalogue.model import Catalogue
 from catalogue.store import LoadReport, NoCatalogue, RevisionRequired, load_catalogue, stored_catalogue
 from catalogue.validation import CatalogueInvalid, read_catalogue
 from sera.db import make_engine, session_scope
@@ -365,10 +366,129 @@ def tokens_revoke(
     typer.echo(f"token {token_id} revoked")
 
 
+# --- forms -------------------------------------------------------------------------------------------------
+
+DEFAULT_FORMS_DIR = Path("var/forms")
+
+
+def _stored_catalogue(settings: Settings) -> Catalogue:
+    from catalogue.store import NoCatalogue, stored_catalogue
+
+    try:
+        with _session(settings) as session:
+            return stored_catalogue(session)
+    except NoCatalogue as missing:
+        raise _fail(str(missing)) from None
+
+
+@forms_app.command("build")
+def forms_build(
+    out: Annotated[Path, typer.Option("--out", help="Directory for <form_id>.xlsx, <form_id>.xml, media, manifest.")],
+    form_ids: Annotated[list[str] | None, typer.Argument(help="Only these forms (all by default).")] = None,
+) -> None:
+    """Generate the XLSForms of the loaded catalogue, convert them with pyxform and check them with ODK Validate."""
+    from xlsforms.build import build_forms
+    from xlsforms.errors import FormBuildError
+
+    settings = _settings()
+    catalogue = _stored_catalogue(settings)
+    try:
+        result = build_forms(catalogue, out, form_ids=form_ids or None)
+    except FormBuildError as failed:
+        for error in failed.errors:
+            typer.echo(error)
+        raise _fail(f"{len(failed.errors)} error(s); nothing was written") from None
+    for form_id, built in result.forms.items():
+        typer.echo(f"{form_id}\t{built.version}\t{out / built.manifest.xml}")
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+@forms_app.command("diff")
+def forms_diff(
+    against: Annotated[
+        Path, typer.Option(help="A previous build directory (or its manifest.json).")
+    ] = DEFAULT_FORMS_DIR,
+    connection: Annotated[
+        str | None, typer.Option(help="Compare with what is deployed on this connection instead.")
+    ] = None,
+) -> None:
+    """What changed in the forms since the last build (or deployment): questions and the indicators they feed."""
+    import tempfile
+
+    from xlsforms.build import build_forms
+    from xlsforms.diff import diff_manifests, render_diff
+    from xlsforms.errors import FormBuildError
+    from xlsforms.manifest import Manifest, read_manifest
+
+    settings = _settings()
+    catalogue = _stored_catalogue(settings)
+    if connection is not None:
+        from sync.deploy import deployed_manifest
+
+        with _session(settings) as session:
+            old: Manifest = deployed_manifest(session, connection, catalogue)
+    else:
+        if not (against / "manifest.json").exists() and not against.is_file():
+            raise _fail(f"no build in {against}: run `sera forms build --out {against}` first")
+        old = read_manifest(against)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            new = build_forms(catalogue, Path(tmp), validate=False).manifest
+        except FormBuildError as failed:
+            raise _fail("\n".join(failed.errors)) from None
+    typer.echo(render_diff(diff_manifests(old, new, catalogue)), nl=False)
+
+
+@forms_app.command("deploy")
+def forms_deploy(
+    connection: Annotated[str, typer.Option(help="Connection to deploy to.")],
+    form_ids: Annotated[list[str] | None, typer.Argument(help="Only these forms (all by default).")] = None,
+    app_user: Annotated[
+        str | None, typer.Option(help="ODK Central: app user for field staff, created if missing.")
+    ] = None,
+) -> None:
+    """Deploy the forms whose version changed since their last deployment on this connection; the others stay."""
+    import tempfile
+
+    from sync.connections import ConnectionProblem
+    from sync.deploy import deploy_forms
+    from xlsforms.build import build_forms
+    from xlsforms.errors import FormBuildError
+
+    settings = _settings()
+    catalogue = _stored_catalogue(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = build_forms(catalogue, Path(tmp), form_ids=form_ids or None)
+            outcomes = deploy_forms(engine, settings, connection, result, app_user=app_user)
+    except FormBuildError as failed:
+        raise _fail("\n".join(failed.errors)) from None
+    except ConnectionProblem as problem:
+        raise _fail(str(problem)) from None
+    finally:
+        engine.dispose()
+    for outcome in outcomes:
+        detail = f"\t{outcome.detail}" if outcome.detail else ""
+        typer.echo(f"{outcome.form_id}\t{outcome.status}\t{outcome.version}\t{outcome.remote_id or '-'}{detail}")
+    if any(outcome.status == "failed" for outcome in outcomes):
+        raise typer.Exit(1)
+
+
 def main() -> None:
-    """Console entry point."""
-    app(prog_name="sera")
+    """Console entry point; a database without the schema gets a hint instead of a traceback."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        app(prog_name="sera")
+    except (OperationalError, ProgrammingError) as error:
+        text = str(error.orig)
+        if "no such table" not in text and "does not exist" not in text:
+            raise
+        typer.echo(f"the database has no SERA schema (or an old one): run `sera db upgrade`\n  ({text})", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

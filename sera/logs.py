@@ -39,6 +39,8 @@ def configure_logging(level: str = "INFO") -> None:
         handler.setFormatter(KeyValueFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # httpx logs every request at INFO; runs and pages are what a person follows.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     root._sera_configured = True  # type: ignore[attr-defined]
 
 

@@ -1,6 +1,8 @@
 """Sync runs: each pull is recorded as it goes, so a crash leaves a trace and the next run can say so."""
 
 import datetime as dt
+import os
+import socket
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select, update
@@ -14,11 +16,29 @@ STALE_AFTER = dt.timedelta(minutes=15)
 """A running run whose heartbeat is older than this died with its process."""
 
 
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_here(worker: str) -> bool:
+    """A run of a process on this host that no longer exists."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def start_run(engine: Engine, connection_id: int, remote_form_id: int | None, mode: str) -> int:
     """Record a new run (committed at once, so it is visible while it works)."""
     with session_scope(engine) as session:
         abandon_stale_runs(session)
-        run = SyncRun(connection_id=connection_id, remote_form_id=remote_form_id, mode=mode)
+        run = SyncRun(connection_id=connection_id, remote_form_id=remote_form_id, mode=mode, worker=this_worker())
         session.add(run)
         session.flush()
         assert run.id is not None
@@ -26,13 +46,23 @@ def start_run(engine: Engine, connection_id: int, remote_form_id: int | None, mo
 
 
 def abandon_stale_runs(session: Session) -> None:
-    """Runs left `running` by a process that died are closed as `abandoned`."""
+    """Runs left `running` by a process that died are closed as `abandoned`: at once when it ran on this host,
+    after STALE_AFTER without a heartbeat otherwise."""
     limit = utcnow() - STALE_AFTER
-    session.execute(
-        update(SyncRun)
-        .where(col(SyncRun.status) == "running", col(SyncRun.heartbeat_at) < limit)
-        .values(status="abandoned", finished_at=utcnow(), error="the process running this sync stopped")
-    )
+    running = session.exec(
+        select(SyncRun.id, SyncRun.worker, SyncRun.heartbeat_at).where(col(SyncRun.status) == "running")
+    ).all()
+    dead = [
+        run_id
+        for run_id, worker, beat in running
+        if _dead_here(worker) or (beat.replace(tzinfo=dt.UTC) if beat.tzinfo is None else beat) < limit
+    ]
+    if dead:
+        session.execute(
+            update(SyncRun)
+            .where(col(SyncRun.id).in_(dead))
+            .values(status="abandoned", finished_at=utcnow(), error="the process running this sync stopped")
+        )
 
 
 def record_page(session: Session, run_id: int, counts: PageCounts) -> None:

@@ -113,6 +113,8 @@ class SyncRun(SQLModel, table=True):
     """`running`, `success`, `failed` or `abandoned` (its process died)."""
     started_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     heartbeat_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    worker: str = Field(default="", max_length=200)
+    """`host:pid` of the process running it, so a crashed run on this host is seen at once."""
     finished_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     pages: int = 0
     rows_new: int = 0

@@ -1,8 +1,8 @@
 """catalogue, sync and token tables
 
-Revision ID: 28ba4f795791
+Revision ID: ab262f10b82c
 Revises: 
-Create Date: 2026-11-29 23:53:11.873755
+Create Date: 2026-11-30 00:17:28.237269
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '28ba4f795791'
+revision: str = 'ab262f10b82c'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -314,6 +314,7 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('worker', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('pages', sa.Integer(), nullable=False),
     sa.Column('rows_new', sa.Integer(), nullable=False),
