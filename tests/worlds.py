@@ -20,6 +20,14 @@ from sync.tables import Connection, Submission, SyncRun
 from tests.fakes.kobo import KoboFake
 from tests.fakes.loopback import serve
 
+ATTENDANCE_SURVEY = [
+    {"type": "start", "name": "start"},
+    {"type": "date", "name": "activity_date", "label": ["Date de l'activité"]},
+    {"type": "select_one sex", "name": "sex", "label": ["Sexe"]},
+    {"type": "integer", "name": "age", "label": ["Âge"]},
+]
+"""The questions `add_people` answers (the fake checks nothing against it; peers such as pykobo read it)."""
+
 NO_WAIT = RetryPolicy(attempts=6, base_delay=0.0, max_delay=0.0, max_retry_after=0.0)
 
 
@@ -70,7 +78,7 @@ class KoboWorld:
 @pytest.fixture
 def kobo_world(engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[KoboWorld]:
     fake = KoboFake(max_limit=1000)
-    asset = fake.add_asset("Présence aux activités")
+    asset = fake.add_asset("Présence aux activités", survey=ATTENDANCE_SURVEY)
     monkeypatch.setenv("SERA_TEST_KOBO_TOKEN", fake.token)
     with serve(fake.app) as url:
         with session_scope(engine) as session:
