@@ -8,7 +8,7 @@ rules that need the whole catalogue (references between sections) live in `catal
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -334,6 +334,43 @@ QUESTION_TYPES = (
     "group",
     "repeat",
 )
+SELECT_TYPES = ("select_one", "select_multiple", "select_one_from_file")
+"""Question types that offer choices, and so may have a choice_filter."""
+CHOICE_TYPES = ("select_one", "select_multiple")
+"""Select types whose choices are a choice list or `dimension:CODE` (`choices`), not a media file."""
+
+FORM_METADATA: tuple[tuple[str, str], ...] = (
+    ("start", "start"),
+    ("end", "end"),
+    ("today", "today"),
+    ("deviceid", "deviceid"),
+    ("username", "username"),
+)
+"""(type, name) of the metadata questions the form generator adds to every form, first in the survey sheet.
+
+Spec questions may refer to them as `${name}`, and a form may take one as its activity_date (start, end and
+today are dates). pyxform adds `meta/instanceID` (and `instanceName`) on top of these.
+"""
+
+RESERVED_QUESTION_NAMES = frozenset(name for _, name in FORM_METADATA) | {"meta", "instanceID", "instanceName"}
+"""Names a spec question cannot take: the metadata above and what pyxform generates."""
+
+MEDIA_SUFFIX = ".csv"
+
+
+def media_file_dimension(filename: str, dimensions: Collection[str]) -> str | None:
+    """The dimension a `select_one_from_file` media CSV lists, by name: `<code>.csv` or `<code>s.csv`.
+
+    `communes.csv` ↔ `commune`, `grants.csv` ↔ `grant`; None when the name matches none of `dimensions`.
+    """
+    if not filename.endswith(MEDIA_SUFFIX):
+        return None
+    stem = filename.removesuffix(MEDIA_SUFFIX)
+    if stem in dimensions:
+        return stem
+    if stem.endswith("s") and stem[:-1] in dimensions:
+        return stem[:-1]
+    return None
 
 
 class Choice(Strict):
@@ -391,10 +428,16 @@ class Question(Strict):
             raise ValueError(f"a {self.type} needs questions")
         if not container and self.questions:
             raise ValueError(f"a {self.type} question cannot contain questions")
-        if self.type in ("select_one", "select_multiple") and self.choices is None:
+        if self.type in CHOICE_TYPES and self.choices is None:
             raise ValueError(f"a {self.type} question needs choices")
+        if self.choices is not None and self.type not in CHOICE_TYPES:
+            raise ValueError(f"choices are only for select_one and select_multiple questions, not {self.type}")
         if self.type == "select_one_from_file" and self.file is None:
             raise ValueError("a select_one_from_file question needs a file")
+        if self.file is not None and self.type != "select_one_from_file":
+            raise ValueError(f"a media file is only for select_one_from_file questions, not {self.type}")
+        if self.choice_filter is not None and self.type not in SELECT_TYPES:
+            raise ValueError(f"choice_filter is only for select questions, not {self.type}")
         if self.type == "calculate" and self.calculation is None:
             raise ValueError("a calculate question needs a calculation")
         if self.type not in ("calculate",) and self.label is None and not container:

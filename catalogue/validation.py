@@ -2,11 +2,13 @@
 
 Items are validated one by one so a broken indicator does not hide the errors of the others, then the rules
 that need the whole catalogue run on the items that are well formed: references between sections, codes,
-periods, and whether each indicator's measure can be computed from the form it names.
+periods, names and `${name}` references in forms, and whether each indicator's measure can be computed from
+the form it names. This module is the one place those rules live: `consistency_problems` runs them on a
+catalogue already in memory (the form generator checks with it before it builds).
 """
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from catalogue.filters import FilterSyntaxError, compared_values, fields, parse_filter
 from catalogue.model import (
+    CHOICE_TYPES,
     CODE_PATTERN,
+    FORM_METADATA,
     LIFE_OF_PROGRAMME,
     NAME_PATTERN,
     PERIOD_PATTERN,
+    RESERVED_QUESTION_NAMES,
     RESULT_LEVEL_ORDER,
     UNKNOWN,
     VALUE_PATTERN,
@@ -34,6 +39,8 @@ from catalogue.model import (
     ResultLevel,
     ResultNode,
     Revision,
+    Text,
+    media_file_dimension,
     walk_questions,
 )
 from catalogue.periods import quarters_between
@@ -76,7 +83,14 @@ _PATTERN_HELP = {
     PERIOD_PATTERN: "a period is a quarter such as 2026Q3, or LOP for the life of the programme",
 }
 NUMERIC_TYPES = ("integer", "decimal", "calculate", "range")
-_REF = re.compile(r"\$\{([^}]*)\}")
+DATE_TYPES = ("date", "datetime", "calculate", "start", "end", "today")
+"""Types an activity_date may have: date questions, calculations, and the date metadata of every form."""
+REFERENCE = re.compile(r"\$\{([^}]*)\}")
+"""A `${name}` reference to a question in an XLSForm expression or text."""
+_EXPRESSIONS = ("relevant", "constraint", "calculation", "choice_filter", "repeat_count", "default")
+_TEXTS = ("label", "hint", "required_message", "constraint_message")
+_LANGUAGES = ("fr", "ar")
+_DIMENSION_PREFIX = "dimension:"
 
 
 def _item_name(item: Any) -> str | None:
@@ -192,21 +206,40 @@ def _parse(doc: Located, problems: list[Problem]) -> _Parsed:
     return parsed
 
 
+def _first_at(doc: Located, path: Path_) -> str:
+    """` (first at line N)` for a repeated entry, or nothing for a catalogue in memory (it has no lines)."""
+    return f" (first at line {doc.where(path)[1]})" if doc.lines else ""
+
+
 def _duplicates(doc: Located, entries: Iterable[tuple[Path_, str]], what: str) -> Iterator[Problem]:
     first: dict[str, Path_] = {}
     for path, code in entries:
         if code in first:
-            yield doc.problem(path, f"duplicate {what} '{code}' (first at line {doc.where(first[code])[1]})")
+            yield doc.problem(path, f"duplicate {what} '{code}'{_first_at(doc, first[code])}")
         else:
             first[code] = path
 
 
-class _Checker:
-    """The rules that need the whole catalogue; each method yields problems for one section."""
+def _literal_code(value: str | float | bool) -> str | None:
+    """The choice code a filter literal stands for (`1` for 1.0), or None for true/false, which name no code."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return f"{value:g}"
+    return value
 
-    def __init__(self, doc: Located, parsed: _Parsed) -> None:
+
+class _Checker:
+    """The rules that need the whole catalogue; each method yields problems for one section.
+
+    With `form_ids`, only those forms and the indicators measured on them are checked; the results chain,
+    dimensions, choice lists and section codes, which every form relies on, always are.
+    """
+
+    def __init__(self, doc: Located, parsed: _Parsed, form_ids: Collection[str] | None = None) -> None:
         self.doc = doc
         self.parsed = parsed
+        self.form_ids = form_ids
         self.results = {node.code: node for _, node in parsed.of("results")}
         self.dimensions = {dim.code: dim for _, dim in parsed.of("dimensions")}
         self.choice_lists = {lst.name: lst for _, lst in parsed.of("choice_lists")}
@@ -220,6 +253,9 @@ class _Checker:
         """Whether a dimension of that code is written, even if it has errors of its own (reported already)."""
         return code in self.dimensions or code in self.parsed.raw_codes.get("dimensions", set())
 
+    def in_scope(self, form_id: str) -> bool:
+        return self.form_ids is None or form_id in self.form_ids
+
     def run(self) -> Iterator[Problem]:
         for section in _SECTION_MODELS:
             codes = (
@@ -232,9 +268,11 @@ class _Checker:
         for index, choice_list in self.parsed.of("choice_lists"):
             yield from self.check_choice_list(("choice_lists", index), choice_list)
         for index, form in self.parsed.of("forms"):
-            yield from self.check_form(("forms", index), form)
+            if self.in_scope(form.id):
+                yield from self.check_form(("forms", index), form)
         for index, indicator in self.parsed.of("indicators"):
-            yield from self.check_indicator(("indicators", index), indicator)
+            if self.in_scope(indicator.measure.form):
+                yield from self.check_indicator(("indicators", index), indicator)
 
     # -- results chain -------------------------------------------------------------------------------------
 
@@ -344,30 +382,28 @@ class _Checker:
 
     # -- forms ---------------------------------------------------------------------------------------------
 
+    def source_dimension(self, question: Question) -> str | None:
+        """The dimension whose values a select question offers (`dimension:CODE`, or a media file named after it)."""
+        if question.type == "select_one_from_file" and question.file:
+            codes = set(self.dimensions) | self.parsed.raw_codes.get("dimensions", set())
+            return media_file_dimension(question.file, codes)
+        if question.type in CHOICE_TYPES and question.choices and question.choices.startswith(_DIMENSION_PREFIX):
+            code = question.choices.removeprefix(_DIMENSION_PREFIX)
+            return code if self.is_dimension(code) else None
+        return None
+
     def choices_of(self, form: FormSpec, question: Question) -> set[str] | None:
-        """The codes a select question can take, or None when they cannot be known (a media file)."""
-        ref = question.choices
-        if ref is None:
-            return None
-        if ref.startswith("dimension:"):
-            dim_code = ref.removeprefix("dimension:")
+        """The codes a select question can take, or None when they cannot be known."""
+        dim_code = self.source_dimension(question)
+        if dim_code is not None:
             return set(self.values[dim_code]) if dim_code in self.values else None
+        ref = question.choices
+        if ref is None or question.type not in CHOICE_TYPES:
+            return None
         for choice_list in (*form.choice_lists, *self.choice_lists.values()):
             if choice_list.name == ref:
                 return {choice.code for choice in choice_list.choices}
         return None
-
-    def _question_paths(self, form_path: Path_, form: FormSpec) -> dict[str, Path_]:
-        """Question name → its path in the document, for error lines."""
-        paths: dict[str, Path_] = {}
-
-        def visit(questions: list[Question], base: Path_) -> None:
-            for i, question in enumerate(questions):
-                paths.setdefault(question.name, (*base, i))
-                visit(question.questions, (*base, i, "questions"))
-
-        visit(form.questions, (*form_path, "questions"))
-        return paths
 
     def check_form(self, path: Path_, form: FormSpec) -> Iterator[Problem]:
         what = f"form '{form.id}'"
@@ -378,48 +414,59 @@ class _Checker:
             (((*path, "choice_lists", i), c.name) for i, c in enumerate(form.choice_lists)),
             f"choice list in {what}",
         )
-        question_paths = self._question_paths(path, form)
+        located = list(_located_questions(form.questions, (*path, "questions")))
+        yield from _duplicates(self.doc, ((q_path, q.name) for q_path, q in located), f"question name in {what}")
         questions = dict(walk_questions_named(form))
-        entries = [(question_paths.get(name, path), name) for name, _ in walk_questions_all(form)]
-        yield from _duplicates(self.doc, entries, f"question name in {what}")
+        metadata = {name: kind for kind, name in FORM_METADATA}
+        known = set(questions) | set(metadata)
         list_names = {c.name for c in form.choice_lists} | set(self.choice_lists)
-        for name, question in questions.items():
-            q_path = question_paths[name]
+        for q_path, question in located:
+            name = question.name
+            where = f"{what}, question '{name}'"
+            if name in RESERVED_QUESTION_NAMES:
+                yield self.problem(
+                    (*q_path, "name"), f"{where}: the name is reserved for the metadata the form records"
+                )
             ref = question.choices
             if ref is not None:
-                if ref.startswith("dimension:"):
-                    if not self.is_dimension(ref.removeprefix("dimension:")):
-                        yield self.problem(
-                            (*q_path, "choices"), f"{what}, question '{name}': choices '{ref}' names no dimension"
-                        )
+                if ref.startswith(_DIMENSION_PREFIX):
+                    if not self.is_dimension(ref.removeprefix(_DIMENSION_PREFIX)):
+                        yield self.problem((*q_path, "choices"), f"{where}: choices '{ref}' names no dimension")
                 elif ref not in list_names:
-                    yield self.problem(
-                        (*q_path, "choices"), f"{what}, question '{name}': choice list '{ref}' does not exist"
-                    )
-            for attribute in ("relevant", "constraint", "calculation", "choice_filter", "repeat_count", "default"):
-                expression = getattr(question, attribute)
-                for ref_name in _REF.findall(expression or ""):
-                    if ref_name not in questions:
+                    yield self.problem((*q_path, "choices"), f"{where}: choice list '{ref}' does not exist")
+            for attribute in _EXPRESSIONS:
+                for ref_name in references(getattr(question, attribute)):
+                    if ref_name not in known:
                         yield self.problem(
                             (*q_path, attribute),
-                            f"{what}, question '{name}': {attribute} refers to ${{{ref_name}}}, "
-                            "which is not a question of the form",
+                            f"{where}: {attribute} refers to ${{{ref_name}}}, which is not a question of the form",
                         )
-        for ref_name in _REF.findall(form.instance_name or ""):
-            if ref_name not in questions:
+            for attribute in _TEXTS:
+                text: Text | None = getattr(question, attribute)
+                for language in _LANGUAGES if text is not None else ():
+                    for ref_name in references(getattr(text, language)):
+                        if ref_name not in known:
+                            yield self.problem(
+                                (*q_path, attribute, language),
+                                f"{where}: {attribute} ({language}) refers to ${{{ref_name}}}, "
+                                "which is not a question of the form",
+                            )
+        for ref_name in references(form.instance_name):
+            if ref_name not in known:
                 yield self.problem(
                     (*path, "instance_name"),
                     f"{what}: instance_name refers to ${{{ref_name}}}, which is not a question of the form",
                 )
         date_question = questions.get(form.activity_date)
-        if date_question is None:
+        date_type = date_question.type if date_question else metadata.get(form.activity_date)
+        if date_type is None:
             yield self.problem(
                 (*path, "activity_date"), f"{what}: activity_date '{form.activity_date}' is not a question of the form"
             )
-        elif date_question.type not in ("date", "datetime", "calculate"):
+        elif date_type not in DATE_TYPES:
             yield self.problem(
                 (*path, "activity_date"),
-                f"{what}: activity_date '{form.activity_date}' is a {date_question.type} question, not a date",
+                f"{what}: activity_date '{form.activity_date}' is a {date_type} question, not a date",
             )
         for i, name in enumerate(form.person_identifiers):
             if name not in questions:
@@ -432,12 +479,19 @@ class _Checker:
                 (*path, "organisation"), f"{what}: organisation '{form.organisation}' is not a question of the form"
             )
         for dim_code, name in form.dimensions.items():
+            at = (*path, "dimensions", dim_code)
             if not self.is_dimension(dim_code):
-                yield self.problem((*path, "dimensions", dim_code), f"{what}: '{dim_code}' is not a dimension")
-            if name not in questions:
+                yield self.problem(at, f"{what}: '{dim_code}' is not a dimension")
+            feeding = questions.get(name)
+            if feeding is None:
                 yield self.problem(
-                    (*path, "dimensions", dim_code),
-                    f"{what}: dimension '{dim_code}' is fed by '{name}', which is not a question of the form",
+                    at, f"{what}: dimension '{dim_code}' is fed by '{name}', which is not a question of the form"
+                )
+                continue
+            source = self.source_dimension(feeding)
+            if source is not None and source != dim_code and self.is_dimension(dim_code):
+                yield self.problem(
+                    at, f"{what}: dimension '{dim_code}' is fed by '{name}', which offers the values of '{source}'"
                 )
 
     def fed_dimensions(self, form: FormSpec) -> set[str]:
@@ -486,8 +540,8 @@ class _Checker:
             if key in seen:
                 yield self.problem(
                     t_path,
-                    f"{what}: a second target for {target.period}{_by(target.by)} "
-                    f"(first at line {self.doc.where((*path, 'targets', seen[key]))[1]})",
+                    f"{what}: a second target for {target.period}{_by(target.by)}"
+                    + _first_at(self.doc, (*path, "targets", seen[key])),
                 )
             seen.setdefault(key, i)
             if indicator.measure_type is MeasureType.percentage and not 0 <= target.value <= 100:
@@ -542,9 +596,10 @@ class _Checker:
             for name, value in compared_values(expr):
                 target = questions.get(name)
                 codes = self.choices_of(form, target) if target else None
-                if codes is not None and str(value) not in codes:
+                code = _literal_code(value)
+                if codes is not None and code is not None and code not in codes:
                     yield self.problem(
-                        at, f"{where}: filter compares '{name}' with '{value}', which is not one of its choices"
+                        at, f"{where}: filter compares '{name}' with '{code}', which is not one of its choices"
                     )
 
         numeric = measure.aggregation in (Aggregation.sum, Aggregation.mean)
@@ -579,6 +634,18 @@ def _by(by: dict[str, str]) -> str:
     return "" if not by else " (" + ", ".join(f"{k} = {v}" for k, v in sorted(by.items())) + ")"
 
 
+def references(expression: str | None) -> list[str]:
+    """The question names an XLSForm expression or text refers to as `${name}`, in order, without repeats."""
+    return list(dict.fromkeys(REFERENCE.findall(expression or "")))
+
+
+def _located_questions(questions: list[Question], base: Path_) -> Iterator[tuple[Path_, Question]]:
+    """Every question of a tree with its path in the document, depth first, duplicates included."""
+    for i, question in enumerate(questions):
+        yield (*base, i), question
+        yield from _located_questions(question.questions, (*base, i, "questions"))
+
+
 def walk_questions_all(form: FormSpec) -> Iterator[tuple[str, Question]]:
     """Every question of a form with its name, duplicates included."""
     for qpath, question in walk_questions(form.questions):
@@ -606,6 +673,22 @@ def validate_document(doc: Located) -> Catalogue:
     if problems:
         raise CatalogueInvalid(problems)
     return Catalogue.model_validate(doc.data)
+
+
+def consistency_problems(catalogue: Catalogue, form_ids: Collection[str] | None = None) -> list[str]:
+    """The rules of `sera catalogue validate` that need the whole catalogue, run on a catalogue in memory.
+
+    Field-level rules already hold for a `Catalogue` (the models enforce them); this returns the messages of
+    the others, in section order, without file or line (there is none). With `form_ids`, only those forms
+    and the indicators measured on them are checked, with the sections every form relies on.
+    """
+    doc = Located(data=catalogue.model_dump(mode="python"))
+    parsed = _Parsed(programme=catalogue.programme, revision=catalogue.revision, version=catalogue.sera_catalogue)
+    for section in _SECTION_MODELS:
+        parsed.items[section] = list(enumerate(getattr(catalogue, section)))
+        parsed.raw_codes[section] = {name for item in doc.data[section] if (name := _item_name(item))}
+    problems = _Checker(doc, parsed, form_ids).run()
+    return list(dict.fromkeys(problem.message for problem in problems))
 
 
 def read_catalogue(path: Path) -> Catalogue:

@@ -14,11 +14,13 @@ from sera.settings import Settings
 from sync.connections import ConnectionSpec, add_connection, link_form
 from sync.http import RetryPolicy
 from sync.kobo.client import KoboClient
+from sync.odk.client import CentralClient
 from sync.pull import PullOptions
 from sync.service import sync_forms, targets
 from sync.tables import Connection, Submission, SyncRun
 from tests.fakes.kobo import KoboFake
 from tests.fakes.loopback import serve
+from tests.fakes.odk_central import CentralFake, make_xform
 
 ATTENDANCE_SURVEY = [
     {"type": "start", "name": "start"},
@@ -104,3 +106,79 @@ def runs(session: Session) -> list[SyncRun]:
 
 
 Factory = Callable[[Connection, str], Any]
+
+
+@dataclass
+class OdkWorld:
+    fake: CentralFake
+    url: str
+    project: int
+    form_id: str
+    engine: Engine
+    settings: Settings
+    sleeps: list[float]
+
+    def sync(self, *, full: bool = False, page_size: int = 100, **options: Any) -> SyncRun:
+        """One `sera sync` of the linked form through the production code; returns its run."""
+
+        def factory(connection: Connection, secret: str) -> CentralClient:
+            assert connection.email is not None
+            return CentralClient(connection.url, connection.email, secret, policy=NO_WAIT, sleep=self.sleeps.append)
+
+        runs = sync_forms(
+            self.engine,
+            self.settings,
+            targets(self.engine),
+            options=PullOptions(full=full, page_size=page_size, **options),
+            client_factory=factory,
+        )
+        assert len(runs) == 1
+        return runs[0]
+
+    def add(self, count: int, **answers: Any) -> list[dict[str, Any]]:
+        return [
+            self.fake.add_submission(
+                self.project,
+                self.form_id,
+                {"name": f"P{i}", "age": 18 + i % 50, "household": {"size": 1 + i % 6}, **answers},
+                repeats={"people": [{"person": "A", "years": 7}]},
+            )
+            for i in range(count)
+        ]
+
+    def server_rows(self) -> dict[str, dict[str, Any]]:
+        with self.fake.lock:
+            form = self.fake.form(self.project, self.form_id)
+            return {s.instance_id: self.fake.row(form, s) for s in form.submissions.values() if s.deleted_at is None}
+
+    def assert_store_equals_server(self) -> None:
+        server, stored = self.server_rows(), stored_rows(self.engine)
+        assert sorted(stored) == sorted(server)
+        assert stored == server
+
+
+@pytest.fixture(params=["2026.2", "2024.2"])
+def odk_world(
+    request: pytest.FixtureRequest, engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[OdkWorld]:
+    """An ODK Central fake (a current server, and one from before `deletedAt`) with a published form."""
+    fake = CentralFake(version=request.param)
+    fake.add_user("sera@example.org", "correct horse battery staple")
+    project = fake.add_project("PRIM 2")
+    fake.add_form(project, make_xform("suivi_activites", "v1"))
+    monkeypatch.setenv("SERA_TEST_ODK_PASSWORD", "correct horse battery staple")
+    with serve(fake.app) as url:
+        with session_scope(engine) as session:
+            connection = add_connection(
+                session,
+                ConnectionSpec(
+                    name="central",
+                    platform="odk",
+                    url=url,
+                    project_id=project,
+                    email="sera@example.org",
+                    secret_env="SERA_TEST_ODK_PASSWORD",
+                ),
+            )
+            link_form(session, connection, "attendance", "suivi_activites")
+        yield OdkWorld(fake, url, project, "suivi_activites", engine, settings, [])

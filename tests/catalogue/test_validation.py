@@ -2,18 +2,51 @@
 
 Each broken case in `cases/` is the minimal catalogue with one kind of mistake (one file shows several at once);
 `<case>.expected` holds the `LINE: message` lines the validator must print, in order, and nothing else.
+`cases/valid_*.yaml` are variants of the minimal catalogue that must stay valid. The same rules run on a
+catalogue in memory (`consistency_problems`, what a form build checks) and give the same messages, without lines.
 """
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
+from catalogue.model import Catalogue
+from catalogue.validation import consistency_problems
 from sera.cli import app
 from sera.settings import DEFAULT_CATALOGUE, get_settings
 from tests.conftest import CASES
 
 BROKEN = sorted(path.stem for path in CASES.glob("*.expected"))
+VALID = sorted(path.stem for path in CASES.glob("valid_*.yaml"))
+IN_MEMORY = (
+    "dimension_mismatch",
+    "dimension_without_unknown",
+    "disaggregation_not_asked",
+    "duplicate_codes",
+    "duplicate_question_name",
+    "expression_references",
+    "filter_file_choices",
+    "filter_syntax",
+    "filter_unknown_names",
+    "form_fields",
+    "form_references",
+    "measure_not_numeric",
+    "measure_question_missing",
+    "people_without_identifiers",
+    "reserved_name",
+    "results_chain",
+    "second_target",
+    "target_outside_programme",
+    "target_split",
+    "texts_references",
+    "unknown_choices_dimension",
+    "unknown_dimension",
+    "unknown_result",
+)
+"""Broken cases whose errors all need the whole catalogue, so each file still reads into a `Catalogue`."""
 runner = CliRunner()
 
 
@@ -36,6 +69,17 @@ def test_the_shipped_catalogue_is_valid() -> None:
 def test_the_minimal_catalogue_is_valid() -> None:
     result = runner.invoke(app, ["catalogue", "validate", str(CASES / "minimal.yaml")])
     assert result.exit_code == 0, result.output
+
+
+def test_there_are_valid_variants() -> None:
+    assert {"valid_metadata", "valid_child_dimension"} <= set(VALID)
+
+
+@pytest.mark.parametrize("case", VALID)
+def test_valid_variant_of_the_minimal_catalogue(case: str) -> None:
+    result = runner.invoke(app, ["catalogue", "validate", str(CASES / f"{case}.yaml")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize("case", BROKEN)
@@ -79,3 +123,27 @@ def test_a_file_that_does_not_exist_is_one_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["catalogue", "validate", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1
     assert result.stdout.strip().endswith("nope.yaml:1: cannot read the file: No such file or directory")
+
+
+def test_a_valid_catalogue_in_memory_has_no_consistency_problem(minimal_catalogue: Catalogue) -> None:
+    assert consistency_problems(minimal_catalogue) == []
+
+
+@pytest.mark.parametrize("case", IN_MEMORY)
+def test_a_catalogue_in_memory_gets_the_same_messages_without_lines(case: str) -> None:
+    catalogue = Catalogue.model_validate(yaml.safe_load((CASES / f"{case}.yaml").read_text(encoding="utf-8")))
+    expected = [
+        re.sub(r" \(first at line \d+\)", "", line.split(": ", 1)[1])
+        for line in (CASES / f"{case}.expected").read_text(encoding="utf-8").splitlines()
+    ]
+
+    assert sorted(consistency_problems(catalogue)) == sorted(expected)
+
+
+def test_consistency_problems_can_be_restricted_to_forms() -> None:
+    catalogue = Catalogue.model_validate(
+        yaml.safe_load((CASES / "filter_unknown_names.yaml").read_text(encoding="utf-8"))
+    )
+
+    assert consistency_problems(catalogue, ["other_form"]) == []
+    assert len(consistency_problems(catalogue, ["attendance"])) == 2

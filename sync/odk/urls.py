@@ -1,0 +1,33 @@
+"""Every Central path the client uses, in one place, with each field percent-encoded on its own.
+
+Central decodes path segments like JavaScript's `decodeURIComponent` (RFC 2396), so, as pyodk does, each field is
+quoted with `quote(safe="*'()")`: a form id holding `/`, `?`, `#` or a space stays one segment, and the four
+characters RFC 3986 reserves but RFC 2396 does not are left alone.
+"""
+
+from urllib.parse import quote
+
+SESSIONS = "/v1/sessions"
+CURRENT_SESSION = "/v1/sessions/current"
+ROLES = "/v1/roles"
+FORMS = "/v1/projects/{project_id}/forms"
+FORM = "/v1/projects/{project_id}/forms/{form_id}"
+DRAFT = "/v1/projects/{project_id}/forms/{form_id}/draft"
+DRAFT_ATTACHMENTS = "/v1/projects/{project_id}/forms/{form_id}/draft/attachments"
+DRAFT_ATTACHMENT = "/v1/projects/{project_id}/forms/{form_id}/draft/attachments/{name}"
+DRAFT_PUBLISH = "/v1/projects/{project_id}/forms/{form_id}/draft/publish"
+FORM_ROLE_ASSIGNMENTS = "/v1/projects/{project_id}/forms/{form_id}/assignments/{role_id}"
+FORM_ROLE_ASSIGNMENT = "/v1/projects/{project_id}/forms/{form_id}/assignments/{role_id}/{actor_id}"
+APP_USERS = "/v1/projects/{project_id}/app-users"
+ODATA_TABLE = "/v1/projects/{project_id}/forms/{form_id}.svc/{table}"
+ODATA_ROW = "/v1/projects/{project_id}/forms/{form_id}.svc/Submissions('{instance_id}')"
+
+
+def quote_field(value: object) -> str:
+    """One path field, encoded the way Central decodes it."""
+    return quote(str(value), safe="*'()")
+
+
+def path(template: str, **fields: object) -> str:
+    """A path from a template above, every field quoted separately (never the template's own slashes)."""
+    return template.format(**{name: quote_field(value) for name, value in fields.items()})
