@@ -23,15 +23,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import psycopg
+from sqlalchemy.engine import make_url
 
-from sera.db import make_engine, session_scope  # noqa: E402
-from sera.migrate import upgrade  # noqa: E402
-from sera.settings import Settings  # noqa: E402
-from sync.connections import ConnectionSpec, add_connection, link_form  # noqa: E402
-from sync.pull import PullOptions  # noqa: E402
-from sync.service import sync_forms, targets  # noqa: E402
+from sera.db import make_engine, session_scope
+from sera.migrate import upgrade
+from sera.settings import Settings
+from sync.connections import ConnectionSpec, add_connection, link_form
+from sync.pull import PullOptions
+from sync.service import sync_forms, targets
 
 POSTGRES_ADMIN = os.environ.get("SERA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
