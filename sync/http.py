@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -33,6 +33,19 @@ class RemoteError(Exception):
         where = f" ({method} {self.url})" if method else ""
         status_text = f" HTTP {status}" if status is not None else ""
         super().__init__(f"{platform}{status_text}: {message}{where}")
+
+    @classmethod
+    def from_response(cls, message: str, response: httpx.Response, platform: str) -> Self:
+        """The error for a response the server sent: its method, URL, status and body go with the message."""
+        request = response.request
+        return cls(
+            message,
+            platform=platform,
+            method=request.method,
+            url=str(request.url),
+            status=response.status_code,
+            body=response.text,
+        )
 
 
 class AuthenticationFailed(RemoteError):
@@ -158,30 +171,18 @@ def raise_for_status(response: httpx.Response, platform: str, what: str = "") ->
     status = response.status_code
     if status < 400:
         return
-    method, url = response.request.method, str(response.request.url)
     body = response.text
     message = what or "request failed"
-    if status in (401, 403):
-        cls: type[RemoteError] = AuthenticationFailed if status == 401 else RequestRejected
-        if status == 403 and platform == "odk":
-            cls = AuthenticationFailed
-        raise cls(
-            f"{message}: credentials refused or insufficient ({body[:200]})",
-            platform=platform,
-            method=method,
-            url=url,
-            status=status,
-            body=body,
+    if status == 401 or (status == 403 and platform == "odk"):
+        # ODK Central answers 403 to a bad app-user key on purpose (for Collect); Kobo's 403 is a permission.
+        raise AuthenticationFailed.from_response(
+            f"{message}: credentials refused or insufficient ({body[:200]})", response, platform
         )
     if status == 404:
-        raise NotFound(f"{message}: not found", platform=platform, method=method, url=url, status=status, body=body)
+        raise NotFound.from_response(f"{message}: not found", response, platform)
     if status < 500:
-        raise RequestRejected(
-            f"{message}: {body[:300]}", platform=platform, method=method, url=url, status=status, body=body
-        )
-    raise ServerFailed(
-        f"{message}: server error {body[:300]}", platform=platform, method=method, url=url, status=status, body=body
-    )
+        raise RequestRejected.from_response(f"{message}: {body[:300]}", response, platform)
+    raise ServerFailed.from_response(f"{message}: server error {body[:300]}", response, platform)
 
 
 def json_body(response: httpx.Response, platform: str) -> Any:
@@ -189,11 +190,7 @@ def json_body(response: httpx.Response, platform: str) -> Any:
     try:
         return response.json()
     except ValueError as error:
-        raise MalformedResponse(
-            f"expected JSON, got {response.headers.get('content-type', 'no content type')}: {response.text[:200]!r}",
-            platform=platform,
-            method=response.request.method,
-            url=str(response.request.url),
-            status=response.status_code,
-            body=response.text,
+        content_type = response.headers.get("content-type", "no content type")
+        raise MalformedResponse.from_response(
+            f"expected JSON, got {content_type}: {response.text[:200]!r}", response, platform
         ) from error

@@ -15,13 +15,16 @@ or `updatedAt` with overlap, `deletedAt` where the server has it, and the same r
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Engine
 
 from catalogue.tables import utcnow
 from sera.db import session_scope
+from sync.kobo.client import KoboClient
 from sync.normalize import Record, kobo_record, odk_record, parse_server_time
+from sync.odk.client import CentralClient
+from sync.odk.odata import ODataPage
 from sync.runs import record_page
 from sync.store import PageCounts, mark_seen, stored_state, tombstone, unseen_live, upsert_records
 from sync.tables import RemoteForm
@@ -41,17 +44,6 @@ class PullOptions:
     kobo_lookback: dt.timedelta = dt.timedelta(minutes=60)
     odk_overlap: dt.timedelta = dt.timedelta(minutes=5)
     reconcile_every: dt.timedelta = dt.timedelta(hours=24)
-
-
-class KoboPageLike(Protocol):
-    count: int
-    next: str | None
-    results: list[dict[str, Any]]
-
-
-class ODataPageLike(Protocol):
-    value: list[dict[str, Any]]
-    next_link: str | None
 
 
 @dataclass
@@ -148,21 +140,6 @@ class _Pull:
 # --- Kobo --------------------------------------------------------------------------------------------------
 
 
-class KoboClientLike(Protocol):
-    def data_page(
-        self,
-        asset_uid: str,
-        *,
-        query: dict[str, Any] | None = None,
-        sort: dict[str, int] | None = None,
-        fields: list[str] | None = None,
-        limit: int = 1000,
-        start: int = 0,
-    ) -> KoboPageLike: ...
-
-    def get_submission(self, asset_uid: str, submission_id: int) -> dict[str, Any] | None: ...
-
-
 def _kobo_time(value: str, minus: dt.timedelta) -> str:
     """A `_submission_time` string moved back by the look-back window, in the server's own format."""
     parsed = parse_server_time(value)
@@ -172,7 +149,7 @@ def _kobo_time(value: str, minus: dt.timedelta) -> str:
 
 @dataclass
 class KoboPull(_Pull):
-    client: KoboClientLike | None = None
+    client: KoboClient | None = None
     asset_uid: str = ""
 
     def _scan(
@@ -294,26 +271,6 @@ class KoboPull(_Pull):
 # --- ODK Central -------------------------------------------------------------------------------------------
 
 
-class CentralClientLike(Protocol):
-    def odata_page(
-        self,
-        project_id: int,
-        form_id: str,
-        *,
-        filter: str | None = None,
-        top: int = 1000,
-        expand: bool = True,
-        select: str | None = None,
-        count: bool = False,
-    ) -> ODataPageLike: ...
-
-    def follow(self, next_link: str) -> ODataPageLike: ...
-
-    def supports_deleted_at(self, project_id: int, form_id: str) -> bool: ...
-
-    def get_submission(self, project_id: int, form_id: str, instance_id: str) -> dict[str, Any] | None: ...
-
-
 def _odata_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
@@ -325,12 +282,12 @@ def _changed_time(row: dict[str, Any]) -> str | None:
 
 @dataclass
 class OdkPull(_Pull):
-    client: CentralClientLike | None = None
+    client: CentralClient | None = None
     project_id: int = 0
     xml_form_id: str = ""
 
     def _pages(
-        self, first: Callable[[], ODataPageLike], resume: str | None
+        self, first: Callable[[], ODataPage], resume: str | None
     ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
         """Pages by nextLink (a stable `$skiptoken` cursor); stops on no link or an empty page."""
         assert self.client is not None
@@ -365,7 +322,7 @@ class OdkPull(_Pull):
         else:
             odata_filter = None
 
-        def first() -> ODataPageLike:
+        def first() -> ODataPage:
             return client.odata_page(
                 self.project_id, self.xml_form_id, filter=odata_filter, top=self.options.page_size, expand=True
             )
@@ -401,7 +358,7 @@ class OdkPull(_Pull):
             odata_filter = "__system/deletedAt ne null"
         newest = since
 
-        def first() -> ODataPageLike:
+        def first() -> ODataPage:
             return client.odata_page(
                 self.project_id,
                 self.xml_form_id,
@@ -426,7 +383,7 @@ class OdkPull(_Pull):
         state = cursor.get("reconcile") or {"mark": self.run_id, "next": None}
         mark = int(state["mark"])
 
-        def first() -> ODataPageLike:
+        def first() -> ODataPage:
             return client.odata_page(
                 self.project_id, self.xml_form_id, top=self.options.page_size, expand=False, select="__id,__system"
             )

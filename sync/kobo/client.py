@@ -305,14 +305,7 @@ class KoboClient:
 
     @staticmethod
     def _malformed(response: httpx.Response, message: str) -> RemoteError:
-        return MalformedResponse(
-            message,
-            platform=PLATFORM,
-            method=response.request.method,
-            url=str(response.request.url),
-            status=response.status_code,
-            body=response.text,
-        )
+        return MalformedResponse.from_response(message, response, PLATFORM)
 
 
 def _server_root(base_url: str) -> str:

@@ -132,13 +132,8 @@ def parse_page(response: httpx.Response, *, asset_uid: str, page: str) -> KoboPa
     """Validate a data page strictly; any deviation raises MalformedResponse naming the asset and the page."""
 
     def malformed(problem: str) -> MalformedResponse:
-        return MalformedResponse(
-            f"submissions of asset {asset_uid}, page {page}: {problem}",
-            platform=PLATFORM,
-            method=response.request.method,
-            url=str(response.request.url),
-            status=response.status_code,
-            body=response.text,
+        return MalformedResponse.from_response(
+            f"submissions of asset {asset_uid}, page {page}: {problem}", response, PLATFORM
         )
 
     try:

@@ -43,12 +43,5 @@ def check(response: httpx.Response, what: str) -> None:
     code, message = problem(response)
     special = {"409.3": AlreadyExists, "409.6": VersionAlreadyPublished}.get(code or "")
     if special is not None:
-        raise special(
-            f"{what}: {message} (Central {code})",
-            platform=PLATFORM,
-            method=response.request.method,
-            url=str(response.request.url),
-            status=response.status_code,
-            body=response.text,
-        )
+        raise special.from_response(f"{what}: {message} (Central {code})", response, PLATFORM)
     raise_for_status(response, PLATFORM, what)

@@ -62,14 +62,7 @@ def parse_page(response: httpx.Response) -> ODataPage:
     where = f"form {form!r} (project {project}), table {table}, {_page_label(url)}"
 
     def malformed(problem: str) -> MalformedResponse:
-        return MalformedResponse(
-            f"{where}: {problem}",
-            platform=PLATFORM,
-            method=response.request.method,
-            url=str(url),
-            status=response.status_code,
-            body=response.text,
-        )
+        return MalformedResponse.from_response(f"{where}: {problem}", response, PLATFORM)
 
     try:
         body = json_body(response, PLATFORM)
