@@ -268,8 +268,10 @@ def forms_link(
 
 def _run_sync(settings: Settings, connection: str | None, form: str | None, full: bool) -> bool:
     """One pass over the chosen forms; True when every run succeeded."""
+    from sera.progress import progress
     from sync.pull import PullOptions
-    from sync.service import sync_forms, targets
+    from sync.service import Target, sync_forms, targets
+    from sync.store import PageCounts
 
     engine = make_engine(settings.database_url)
     try:
@@ -277,7 +279,16 @@ def _run_sync(settings: Settings, connection: str | None, form: str | None, full
         if not chosen:
             typer.echo("nothing to sync: deploy a form (`sera forms deploy`) or link one (`sera forms link`)", err=True)
             return False
-        runs = sync_forms(engine, settings, chosen, options=PullOptions(full=full))
+        with progress() as report:
+            totals: dict[str, PageCounts] = {}
+
+            def on_page(target: Target, counts: PageCounts) -> None:
+                name = f"{target.connection.name}/{target.remote_form.form_id}"
+                total = totals.setdefault(name, PageCounts())
+                total.add(counts)
+                report(name, f"new={total.new} changed={total.changed} deleted={total.deleted}")
+
+            runs = sync_forms(engine, settings, chosen, options=PullOptions(full=full), on_page=on_page)
     finally:
         engine.dispose()
     for target, run in zip(chosen, runs, strict=True):
