@@ -9,7 +9,7 @@ catalogue wrote it (the exporters read it); the other columns are there to be qu
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Dialect, MetaData, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -26,6 +26,26 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware, on SQLite (which keeps no zone) as on
+    PostgreSQL, so code and API never meet a naive datetime."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: timestamps must carry a timezone")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 class CatalogueLoad(SQLModel, table=True):
     """One load of a catalogue file that changed something; loads that change nothing leave no row."""
 
@@ -33,7 +53,7 @@ class CatalogueLoad(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     programme_code: str = Field(max_length=64, index=True)
-    loaded_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    loaded_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     source: str = Field(max_length=1024)
     content_hash: str = Field(max_length=64)
     revision_date: dt.date

@@ -9,10 +9,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from catalogue.tables import utcnow
+from catalogue.tables import UtcDateTime, utcnow
 
 ROLES = ("admin", "staff", "partner", "viewer")
 TOKEN_PREFIX = "sera_"
@@ -28,9 +27,9 @@ class ApiToken(SQLModel, table=True):
     role: str = Field(max_length=16)
     organisation: str | None = Field(default=None, max_length=64)
     label: str | None = Field(default=None, max_length=200)
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    expires_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    revoked_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    expires_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class TokenProblem(Exception):
@@ -80,11 +79,7 @@ def authenticate(session: Session, presented: str) -> Principal | None:
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(presented))).first()
     if row is None or row.id is None:
         return None
-    now = utcnow()
-    expires = (
-        row.expires_at.replace(tzinfo=dt.UTC) if row.expires_at and row.expires_at.tzinfo is None else row.expires_at
-    )
-    if row.revoked_at is not None or (expires is not None and expires <= now):
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= utcnow()):
         return None
     return Principal(token_id=row.id, role=row.role, organisation=row.organisation)
 

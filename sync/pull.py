@@ -100,8 +100,6 @@ class _Pull:
     def reconcile_due(self, last: dt.datetime | None) -> bool:
         if self.options.full or last is None:
             return True
-        if last.tzinfo is None:
-            last = last.replace(tzinfo=dt.UTC)
         return utcnow() - last >= self.options.reconcile_every
 
     def last_reconciled(self) -> dt.datetime | None:

@@ -52,11 +52,7 @@ def abandon_stale_runs(session: Session) -> None:
     running = session.exec(
         select(SyncRun.id, SyncRun.worker, SyncRun.heartbeat_at).where(col(SyncRun.status) == "running")
     ).all()
-    dead = [
-        run_id
-        for run_id, worker, beat in running
-        if _dead_here(worker) or (beat.replace(tzinfo=dt.UTC) if beat.tzinfo is None else beat) < limit
-    ]
+    dead = [run_id for run_id, worker, beat in running if _dead_here(worker) or beat < limit]
     if dead:
         session.execute(
             update(SyncRun)

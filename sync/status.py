@@ -52,10 +52,6 @@ class FormStatus:
     last_error: str | None
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
-
-
 def form_statuses(session: Session) -> list[FormStatus]:
     """One line per deployed or linked form; lag is the time since its last successful pull."""
     counts = dict(
@@ -79,7 +75,7 @@ def form_statuses(session: Session) -> list[FormStatus]:
         last = session.exec(
             select(SyncRun).where(SyncRun.remote_form_id == remote.id).order_by(col(SyncRun.id).desc()).limit(1)
         ).first()
-        success = _aware(remote.last_success_at)
+        success = remote.last_success_at
         statuses.append(
             FormStatus(
                 connection=connection.name,
@@ -92,7 +88,7 @@ def form_statuses(session: Session) -> list[FormStatus]:
                 submissions=int(counts.get(remote.id, 0)),
                 deleted=int(deleted.get(remote.id, 0)),
                 last_run_status=last.status if last else None,
-                last_run_at=_aware(last.started_at) if last else None,
+                last_run_at=last.started_at if last else None,
                 last_error=last.error if last else None,
             )
         )

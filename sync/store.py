@@ -134,8 +134,6 @@ def stored_state(session: Session, remote_form_id: int, root_ids: Sequence[str])
         chunk = root_ids[start : start + BATCH]
         query = select(*columns).where(Submission.remote_form_id == remote_form_id, col(Submission.root_id).in_(chunk))
         for root_id, row_id, digest, deleted, instance_id, review_state, updated_at in session.exec(query):
-            if updated_at is not None and updated_at.tzinfo is None:
-                updated_at = updated_at.replace(tzinfo=dt.UTC)
             found[root_id] = StoredState(row_id, digest, deleted, instance_id, review_state, updated_at)
     return found
 

@@ -3,10 +3,10 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from catalogue.tables import utcnow
+from catalogue.tables import UtcDateTime, utcnow
 
 
 class Connection(SQLModel, table=True):
@@ -29,7 +29,7 @@ class Connection(SQLModel, table=True):
     """The secret, encrypted with SERA_SECRET_KEY, when it was typed in instead of read from the environment."""
     hook_secret_hash: str | None = Field(default=None, max_length=128)
     """SHA-256 of the shared secret Kobo REST Services send to the webhook."""
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class RemoteForm(SQLModel, table=True):
@@ -48,13 +48,13 @@ class RemoteForm(SQLModel, table=True):
     remote_id: str = Field(max_length=128)
     """Kobo asset uid, or ODK Central xmlFormId."""
     deployed_version: str | None = Field(default=None, max_length=64)
-    deployed_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    deployed_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     remote_state: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """Platform details of the deployment (Kobo version ids, media hashes, ODK app user)."""
     cursor: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """Pull position (server times and ids only), written in the same transaction as the page it covers."""
-    last_success_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    last_reconciled_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_success_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_reconciled_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class Submission(SQLModel, table=True):
@@ -78,9 +78,9 @@ class Submission(SQLModel, table=True):
     instance_id: str | None = Field(default=None, max_length=128)
     """The current version's instanceID."""
     form_version: str | None = Field(default=None, max_length=128)
-    submitted_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    submitted_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     """Server receive time of the first version."""
-    updated_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    updated_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     """Server time of the last change (ODK `updatedAt`; Kobo has none)."""
     device_start: str | None = Field(default=None, max_length=64)
     device_end: str | None = Field(default=None, max_length=64)
@@ -88,9 +88,9 @@ class Submission(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     deleted: bool = Field(default=False)
-    deleted_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    first_seen_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    deleted_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    first_seen_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     """Local time of the last stored change: what incremental indicator computation starts from."""
     source: str = Field(default="poll", max_length=16)
     """`poll`, `reconcile` or `hook`: how the current content arrived."""
@@ -111,11 +111,11 @@ class SyncRun(SQLModel, table=True):
     """`incremental`, `full` or `hook`."""
     status: str = Field(default="running", max_length=16, index=True)
     """`running`, `success`, `failed` or `abandoned` (its process died)."""
-    started_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    heartbeat_at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    started_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    heartbeat_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     worker: str = Field(default="", max_length=200)
     """`host:pid` of the process running it, so a crashed run on this host is seen at once."""
-    finished_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     pages: int = 0
     rows_new: int = 0
     rows_changed: int = 0
