@@ -159,7 +159,9 @@ def _secret_for(platform: str, variable: str | None, settings: Settings) -> tupl
     name = variable or DEFAULT_SECRET_ENV[platform]
     if os.environ.get(name) or not sys.stdin.isatty():
         if not os.environ.get(name):
-            typer.echo(f"note: {name} is not set; syncs will ask for it", err=True)
+            typer.echo(
+                f"note: {name} is not set here; set it wherever `sera sync` and `sera forms deploy` run", err=True
+            )
         return name, None
     what = "API token" if platform == "kobo" else "password"
     secret = typer.prompt(f"{what} (input hidden; kept encrypted with SERA_SECRET_KEY)", hide_input=True)
