@@ -132,7 +132,10 @@ class _Pull:
                     gone.append((root_id, None))
                 else:
                     found.append(to_record(row))
-            self.commit(found, deleted=gone, mark=mark, source="reconcile")
+            # A candidate the server still has is marked seen under its own root id, so the loop always ends.
+            gone_roots = {root_id for root_id, _when in gone}
+            kept = [root_id for root_id, _remote in candidates if root_id not in gone_roots]
+            self.commit(found, deleted=gone, seen=kept, mark=mark, source="reconcile")
 
 
 # --- Kobo --------------------------------------------------------------------------------------------------
