@@ -9,6 +9,7 @@ The fake server runs in its own process, so its data does not count in the sync'
 """
 
 import argparse
+import datetime as dt
 import multiprocessing
 import os
 import resource
@@ -52,6 +53,10 @@ def _serve_fake(port: int, count: int, ready: Any, commands: Any) -> None:
 
     fake = KoboFake(max_limit=1000)
     asset = fake.add_asset("Benchmark")
+    # Submissions arrive over the past 180 days, as on a real project, so the incremental run's look-back
+    # window holds the last hour, not everything.
+    first = dt.datetime.now(dt.UTC) - dt.timedelta(days=180)
+    step = dt.timedelta(days=180) / max(count, 1)
     for i in range(count):
         fake.add_submission(
             asset,
@@ -61,6 +66,7 @@ def _serve_fake(port: int, count: int, ready: Any, commands: Any) -> None:
                 "age": str(18 + i % 60),
                 "group/commune": "09.001.01.01",
             },
+            submission_time=first + i * step,
         )
     server = uvicorn.Server(
         uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
