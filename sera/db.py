@@ -19,7 +19,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # No server-side prepared statements: psycopg prepares a query after 5 runs, and PostgreSQL may then keep a
+    # generic plan made while a table was still empty (a first sync filling `submission`), turning each page's
+    # index lookup into a sequential scan that grows with the table.
+    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None}, **kwargs)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
