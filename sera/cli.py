@@ -489,6 +489,107 @@ def forms_deploy(
         raise typer.Exit(1)
 
 
+# --- indicators --------------------------------------------------------------------------------------------
+
+indicators_app = typer.Typer(help="Indicator values computed from the synced submissions.", no_args_is_help=True)
+app.add_typer(indicators_app, name="indicators")
+
+
+@indicators_app.command("compute")
+def indicators_compute(
+    full: Annotated[bool, typer.Option("--full", help="Rebuild every fact and every value from scratch.")] = False,
+) -> None:
+    """Bring indicator values up to date: only what changed since the last run, or everything with --full."""
+    from analysis.compute import compute
+
+    settings = _settings()
+    catalogue = _stored_catalogue(settings)
+    with _session(settings) as session:
+        report = compute(session, catalogue, full=full, person_key_secret=settings.person_key_secret.get_secret_value())
+    cells = report.cells
+    typer.echo(
+        f"{report.mode}: {report.cells_changed} cells changed ({cells.inserted} new, {cells.updated} updated, "
+        f"{cells.deleted} removed); {report.submissions} submissions read, {len(report.recomputed)} indicators "
+        f"recomputed in {report.seconds:.2f} s"
+    )
+
+
+# --- demo --------------------------------------------------------------------------------------------------
+
+demo_app = typer.Typer(help="Synthetic PRIM 2 submissions for a first look: `sera demo`, then `sera demo clear`.")
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback(invoke_without_command=True)
+def demo(
+    ctx: typer.Context,
+    submissions: Annotated[int, typer.Option(min=1, help="Submissions over all forms (attendance gets most).")] = 3000,
+    seed: Annotated[int, typer.Option(help="The same seed and count always give the same data.")] = 2026,
+) -> None:
+    """Fill the store with realistic, reproducible synthetic submissions for every form of the loaded catalogue.
+
+    They sit under the connection `demo`, which `sera sync` never pulls. It refuses to run over existing demo
+    data (figures someone is looking at would change): `sera demo clear` first, then run it again.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from analysis.demo import DemoExists, generate_demo
+    from analysis.demo_progress import console_progress
+    from analysis.demo_world import DemoUnsupported
+
+    settings = _settings()
+    try:
+        with _session(settings) as session:
+            catalogue = stored_catalogue(session)
+    except NoCatalogue:
+        raise _fail(
+            "no catalogue is loaded, and demo submissions are made for its forms: run `sera catalogue load`"
+        ) from None
+    engine = make_engine(settings.database_url)
+    try:
+        with console_progress(submissions, typer.echo) as progress, session_scope(engine) as session:
+            report = generate_demo(session, catalogue, submissions=submissions, seed=seed, progress=progress)
+    except DemoExists as exists:
+        raise _fail(str(exists)) from None
+    except DemoUnsupported as problem:
+        raise _fail(f"cannot generate demo data for this catalogue: {problem}") from None
+    finally:
+        engine.dispose()
+    typer.echo(f"{'form':<16} {'submissions':>11} {'people':>7} {'edited':>7} {'late':>6}  activity dates")
+    for form in report.forms:
+        people = f"{form.people:,}" if form.people is not None else "-"
+        dates = f"{form.first_activity} → {form.last_activity}" if form.first_activity else "-"
+        typer.echo(f"{form.form_id:<16} {form.submissions:>11,} {people:>7} {form.edited:>7,} {form.late:>6,}  {dates}")
+    for skipped in report.skipped:
+        typer.echo(f"skipped {skipped}", err=True)
+    typer.echo(
+        f"{report.submissions:,} demo submissions (seed {seed}) in {report.seconds:.1f} s; "
+        "`sera indicators compute` turns them into figures, `sera demo clear` removes them"
+    )
+
+
+@demo_app.command("clear")
+def demo_clear() -> None:
+    """Delete the demo submissions, forms and connection; real connections and their data are untouched."""
+    from analysis.compute import compute
+    from analysis.demo import clear_demo
+    from catalogue.store import NoCatalogue, stored_catalogue
+
+    settings = _settings()
+    with _session(settings) as session:
+        removed = clear_demo(session)
+    typer.echo(f"removed {removed:,} demo submissions" if removed else "no demo data to remove")
+    if removed:
+        # Deleted rows leave no trace an incremental run could follow: recompute every value without them.
+        try:
+            with _session(settings) as session:
+                secret = settings.person_key_secret.get_secret_value()
+                compute(session, stored_catalogue(session), full=True, person_key_secret=secret)
+        except NoCatalogue:
+            return
+        typer.echo("indicator values recomputed without the demo data", err=True)
+
+
 def main() -> None:
     """Console entry point; a database without the schema gets a hint instead of a traceback."""
     from sqlalchemy.exc import OperationalError, ProgrammingError

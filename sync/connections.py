@@ -15,7 +15,9 @@ from sqlmodel import Session, col, select
 
 from sync.tables import Connection, RemoteForm
 
-PLATFORMS = ("kobo", "odk")
+DEMO_PLATFORM = "demo"
+"""Synthetic data written by `sera demo` (analysis.demo): a connection that is never synced."""
+PLATFORMS = ("kobo", "odk", DEMO_PLATFORM)
 DEFAULT_SECRET_ENV = {"kobo": "SERA_KOBO_TOKEN", "odk": "SERA_ODK_PASSWORD"}
 
 
@@ -61,7 +63,7 @@ def add_connection(session: Session, spec: ConnectionSpec, *, encrypted_secret: 
         url=spec.url.rstrip("/"),
         project_id=spec.project_id,
         email=spec.email,
-        secret_env=None if encrypted_secret else (spec.secret_env or DEFAULT_SECRET_ENV[spec.platform]),
+        secret_env=None if encrypted_secret else (spec.secret_env or DEFAULT_SECRET_ENV.get(spec.platform)),
         secret_encrypted=encrypted_secret,
     )
     session.add(connection)

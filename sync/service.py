@@ -11,7 +11,7 @@ from catalogue.tables import utcnow
 from sera.db import session_scope
 from sera.logs import get_logger
 from sera.settings import Settings
-from sync.connections import ConnectionProblem, resolve_secret
+from sync.connections import DEMO_PLATFORM, ConnectionProblem, resolve_secret
 from sync.http import RemoteError
 from sync.pull import KoboPull, OdkPull, PullOptions
 from sync.runs import finish_run, running_run, start_run
@@ -44,9 +44,13 @@ class Target:
 
 
 def targets(engine: Engine, *, connection: str | None = None, form: str | None = None) -> list[Target]:
-    """The deployed or linked forms a sync covers, in a stable order."""
+    """The deployed or linked forms a sync covers, in a stable order; demo data (`sera demo`) has nothing to pull."""
     with session_scope(engine) as session:
-        query = select(Connection, RemoteForm).join(RemoteForm, col(RemoteForm.connection_id) == Connection.id)
+        query = (
+            select(Connection, RemoteForm)
+            .join(RemoteForm, col(RemoteForm.connection_id) == Connection.id)
+            .where(Connection.platform != DEMO_PLATFORM)
+        )
         if connection is not None:
             query = query.where(Connection.name == connection)
         if form is not None:
