@@ -19,7 +19,7 @@ from sync.pull import PullOptions
 from sync.service import sync_forms, targets
 from sync.tables import Connection, Submission, SyncRun
 from tests.fakes.kobo import KoboFake
-from tests.fakes.loopback import serve
+from tests.fakes.loopback import AppSlot, serve
 from tests.fakes.odk_central import CentralFake, make_xform
 
 ATTENDANCE_SURVEY = [
@@ -182,3 +182,11 @@ def odk_world(
             )
             link_form(session, connection, "attendance", "suivi_activites")
         yield OdkWorld(fake, url, project, "suivi_activites", engine, settings, [])
+
+
+@pytest.fixture(scope="module")
+def slot() -> Iterator[tuple[AppSlot, str]]:
+    """One loopback server per test module; each test plugs its own fake into it (`slot[0].app = fake.app`)."""
+    forwarding = AppSlot()
+    with serve(forwarding) as url:
+        yield forwarding, url

@@ -1605,14 +1605,3 @@ def build_app(fake: KoboFake) -> FastAPI:
 # ---------------------------------------------------------------------------------------------------------------
 # serving
 # ---------------------------------------------------------------------------------------------------------------
-
-
-class AppSlot:
-    """An ASGI app forwarding to whichever app is plugged in, so one loopback server can serve a fresh fake per
-    test (starting and stopping uvicorn costs ~0.2 s each time)."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)

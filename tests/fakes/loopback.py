@@ -13,6 +13,19 @@ from typing import Any
 import uvicorn
 
 
+class AppSlot:
+    """An ASGI app forwarding to whichever app is plugged in, so one loopback server can serve a fresh fake per
+    test (starting and stopping uvicorn costs more than most tests)."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.app is None:
+            raise RuntimeError("no fake server is plugged into this slot")
+        await self.app(scope, receive, send)
+
+
 class _QuietServer(uvicorn.Server):
     def install_signal_handlers(self) -> None:
         """The test process owns the signals; a server in a thread must not take them."""

@@ -1108,21 +1108,6 @@ class CentralFake:
             return session
 
 
-class Slot:
-    """An ASGI app forwarding to whichever fake is current: one loopback server can serve a whole test module.
-
-    Starting and stopping uvicorn costs more than most tests, so tests swap fakes behind one server instead.
-    """
-
-    def __init__(self) -> None:
-        self.app: Callable[..., Any] | None = None
-
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-        if self.app is None:
-            raise RuntimeError("no fake Central is plugged into this slot")
-        await self.app(scope, receive, send)
-
-
 def _token() -> str:
     """Central's tokens: 64 characters, URL-safe but with `!` and `$` among them."""
     alphabet = string.ascii_letters + string.digits + "!$"

@@ -15,22 +15,14 @@ import pytest
 
 from sync.http import AuthenticationFailed, MalformedResponse, NotFound, RequestRejected, RetriesExhausted, RetryPolicy
 from sync.kobo import KoboClient, KoboPage
-from tests.fakes.kobo import AppSlot, KoboFake
-from tests.fakes.loopback import serve
+from tests.fakes.kobo import KoboFake
+from tests.fakes.loopback import AppSlot
 
 FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
 WINDOW_START = "2026-05-03T10:00:00"
 
 
 Connect = Callable[..., AbstractContextManager[KoboClient]]
-
-
-@pytest.fixture(scope="module")
-def slot() -> Iterator[tuple[AppSlot, str]]:
-    """One loopback server for the module; each test plugs its own fake in."""
-    slot = AppSlot()
-    with serve(slot) as url:
-        yield slot, url
 
 
 @pytest.fixture

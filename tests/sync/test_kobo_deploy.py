@@ -13,8 +13,8 @@ from openpyxl import Workbook
 
 from sync.http import RequestRejected, RetriesExhausted, RetryPolicy, ServerFailed
 from sync.kobo import KoboClient, deploy_form
-from tests.fakes.kobo import AppSlot, KoboFake
-from tests.fakes.loopback import serve
+from tests.fakes.kobo import KoboFake
+from tests.fakes.loopback import AppSlot
 
 FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
 SURVEY = [["text", "village", "Village"], ["integer", "age", "Age"]]
@@ -41,13 +41,6 @@ def xlsform(survey: list[list[str]], choices: list[list[str]] | None = None) -> 
 
 def md5(content: bytes) -> str:
     return "md5:" + hashlib.md5(content, usedforsecurity=False).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def slot() -> Iterator[tuple[AppSlot, str]]:
-    slot = AppSlot()
-    with serve(slot) as url:
-        yield slot, url
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """CentralClient against the fake Central over real HTTP: paging, windows, edits, deletes, faults, auth."""
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -10,8 +10,8 @@ import pytest
 
 from sync.http import AuthenticationFailed, MalformedResponse, RetriesExhausted, RetryPolicy, ServerFailed
 from sync.odk import CentralClient, ODataPage
-from tests.fakes.loopback import serve
-from tests.fakes.odk_central import CentralFake, Slot, make_xform
+from tests.fakes.loopback import AppSlot
+from tests.fakes.odk_central import CentralFake, make_xform
 
 EMAIL = "sync@example.org"
 PASSWORD = "Tr0ub4dor&3-do-not-log"
@@ -45,16 +45,8 @@ class Central:
         ]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Slot, str]]:
-    """One loopback server for the module; each test plugs its own fake into it."""
-    slot = Slot()
-    with serve(slot) as url:
-        yield slot, url
-
-
 @pytest.fixture
-def start(server: tuple[Slot, str]) -> Callable[..., Central]:
+def start(slot: tuple[AppSlot, str]) -> Callable[..., Central]:
     """`start(version)` → a served fake Central with one user, one project and the form FORM published."""
 
     def start(version: str = "2026.2") -> Central:
@@ -62,8 +54,8 @@ def start(server: tuple[Slot, str]) -> Callable[..., Central]:
         fake.add_user(EMAIL, PASSWORD)
         project = fake.add_project()
         fake.add_form(project, make_xform(FORM, "2026.1"))
-        slot, url = server
-        slot.app = fake.app
+        forwarding, url = slot
+        forwarding.app = fake.app
         return Central(fake, url, project)
 
     return start

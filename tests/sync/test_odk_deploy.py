@@ -8,8 +8,8 @@ import pytest
 
 from sync.http import RequestRejected, ServerFailed
 from sync.odk import CentralClient, DeployError, VersionAlreadyPublished, deploy_form
-from tests.fakes.loopback import serve
-from tests.fakes.odk_central import ROLES, CentralFake, Definition, Logged, Slot, make_xform
+from tests.fakes.loopback import AppSlot
+from tests.fakes.odk_central import ROLES, CentralFake, Definition, Logged, make_xform
 
 EMAIL, PASSWORD = "deploy@example.org", "correct horse battery staple"
 FORM = "inscription_beneficiaires"
@@ -50,16 +50,8 @@ class Central:
         return [r for r in self.fake.requests[mark:] if r.method != "GET"]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Slot, str]]:
-    """One loopback server for the module; each test plugs its own fake into it."""
-    slot = Slot()
-    with serve(slot) as url:
-        yield slot, url
-
-
 @pytest.fixture
-def start(server: tuple[Slot, str]) -> Iterator[Callable[[str], Central]]:
+def start(slot: tuple[AppSlot, str]) -> Iterator[Callable[[str], Central]]:
     """`start(version)` → a served fake Central with one user and one project, and a client logged in to it."""
     with ExitStack() as stack:
 
@@ -67,8 +59,8 @@ def start(server: tuple[Slot, str]) -> Iterator[Callable[[str], Central]]:
             fake = CentralFake(version)
             fake.add_user(EMAIL, PASSWORD)
             project = fake.add_project()
-            slot, url = server
-            slot.app = fake.app
+            forwarding, url = slot
+            forwarding.app = fake.app
             sleeps: list[float] = []
             client = stack.enter_context(CentralClient(url, EMAIL, PASSWORD, sleep=sleeps.append))
             return Central(fake, project, client, sleeps)
