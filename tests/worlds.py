@@ -42,6 +42,25 @@ def stored_rows(engine: Engine, *, include_deleted: bool = False) -> dict[str, d
         return {row.root_id: row.data for row in session.exec(query)}
 
 
+def client_factory(sleeps: list[float]) -> Callable[[Connection, str], Any]:
+    """The production client of a connection's platform, retrying without waiting; delays go into `sleeps`."""
+
+    def factory(connection: Connection, secret: str) -> Any:
+        if connection.platform == "kobo":
+            return KoboClient(connection.url, secret, policy=NO_WAIT, sleep=sleeps.append)
+        assert connection.email is not None
+        return CentralClient(connection.url, connection.email, secret, policy=NO_WAIT, sleep=sleeps.append)
+
+    return factory
+
+
+def sync_once(engine: Engine, settings: Settings, sleeps: list[float], options: PullOptions) -> SyncRun:
+    """One `sera sync` of the single linked form; returns its run."""
+    runs = sync_forms(engine, settings, targets(engine), options=options, client_factory=client_factory(sleeps))
+    assert len(runs) == 1
+    return runs[0]
+
+
 @dataclass
 class KoboWorld:
     fake: KoboFake
@@ -53,20 +72,9 @@ class KoboWorld:
 
     def sync(self, *, full: bool = False, page_size: int = 100, **options: Any) -> SyncRun:
         """One `sera sync` of the linked form through the production code; returns its run."""
-
-        def factory(connection: Connection, secret: str) -> KoboClient:
-            return KoboClient(connection.url, secret, policy=NO_WAIT, sleep=self.sleeps.append)
-
-        chosen = targets(self.engine)
-        runs = sync_forms(
-            self.engine,
-            self.settings,
-            chosen,
-            options=PullOptions(full=full, page_size=page_size, **options),
-            client_factory=factory,
+        return sync_once(
+            self.engine, self.settings, self.sleeps, PullOptions(full=full, page_size=page_size, **options)
         )
-        assert len(runs) == 1
-        return runs[0]
 
     def server_rows(self) -> dict[str, dict[str, Any]]:
         return {row["meta/rootUuid"]: row for row in self.fake.submissions(self.asset)}
@@ -120,20 +128,9 @@ class OdkWorld:
 
     def sync(self, *, full: bool = False, page_size: int = 100, **options: Any) -> SyncRun:
         """One `sera sync` of the linked form through the production code; returns its run."""
-
-        def factory(connection: Connection, secret: str) -> CentralClient:
-            assert connection.email is not None
-            return CentralClient(connection.url, connection.email, secret, policy=NO_WAIT, sleep=self.sleeps.append)
-
-        runs = sync_forms(
-            self.engine,
-            self.settings,
-            targets(self.engine),
-            options=PullOptions(full=full, page_size=page_size, **options),
-            client_factory=factory,
+        return sync_once(
+            self.engine, self.settings, self.sleeps, PullOptions(full=full, page_size=page_size, **options)
         )
-        assert len(runs) == 1
-        return runs[0]
 
     def add(self, count: int, **answers: Any) -> list[dict[str, Any]]:
         return [

@@ -11,15 +11,13 @@ from sera.db import session_scope
 from sera.settings import Settings
 from sync.connections import ConnectionSpec, add_connection
 from sync.deploy import deploy_forms
-from sync.kobo.client import KoboClient
-from sync.odk.client import CentralClient
 from sync.pull import PullOptions
 from sync.service import sync_forms, targets
-from sync.tables import Connection, RemoteForm, Submission
+from sync.tables import RemoteForm, Submission
 from tests.fakes.kobo import KoboFake
 from tests.fakes.loopback import serve
 from tests.fakes.odk_central import CentralFake
-from tests.worlds import NO_WAIT
+from tests.worlds import client_factory
 from xlsforms.build import build_forms
 
 
@@ -49,8 +47,7 @@ def test_deploy_is_idempotent_and_a_new_version_is_redeployed_then_both_versions
     fake = KoboFake()
     monkeypatch.setenv("SERA_TEST_KOBO_TOKEN", fake.token)
 
-    def factory(connection: Connection, secret: str) -> KoboClient:
-        return KoboClient(connection.url, secret, policy=NO_WAIT, sleep=lambda _s: None)
+    factory = client_factory([])
 
     with serve(fake.app) as url:
         with session_scope(engine) as s:
@@ -95,9 +92,7 @@ def test_deploy_to_odk_central_publishes_with_our_version_and_an_app_user(
     project = fake.add_project("PRIM 2")
     monkeypatch.setenv("SERA_TEST_ODK_PASSWORD", "pw-central")
 
-    def factory(connection: Connection, secret: str) -> CentralClient:
-        assert connection.email is not None
-        return CentralClient(connection.url, connection.email, secret, policy=NO_WAIT, sleep=lambda _s: None)
+    factory = client_factory([])
 
     with serve(fake.app) as url:
         with session_scope(engine) as s:
