@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr(""), description="Encrypts secrets typed into `sera connections add` (Fernet)."
     )
+    suppression_threshold: int = Field(
+        default=5, ge=0, description="Person counts below this are hidden from partner and viewer tokens (0: off)."
+    )
     person_key_secret: SecretStr = Field(
         default=SecretStr(""), description="Key of the pseudonymous person hash; set it in production."
     )

@@ -1,0 +1,113 @@
+"""Indicator values for reports, dashboards and API consumers: by period and disaggregation, JSON or CSV.
+
+Partner tokens see only their own organisation's cells; partner and viewer tokens never see a count of fewer
+people than the suppression threshold.
+"""
+
+import csv
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from analysis.values import (
+    PARTNER_DIMENSION,
+    ValuesProblem,
+    cell_values,
+    periods_between,
+    suppress_small_counts,
+)
+from api.auth import Forbidden, PrincipalDep
+from api.deps import Limit, Offset, SessionDep, SettingsDep
+from api.errors import ERROR_RESPONSES, ApiError, NotFound
+from api.schemas import Page
+from catalogue.store import stored_catalogue
+
+router = APIRouter(tags=["indicator values"], responses=ERROR_RESPONSES)
+
+
+class ValueOut(BaseModel):
+    period: str
+    dims: dict[str, str]
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    n: int
+    baseline: float | None
+    target: float | None
+    achievement: float | None
+    status: str
+    suppressed: bool
+
+
+class BadValuesRequest(ApiError):
+    status_code = 422
+    code = "invalid_request"
+
+
+@router.get(
+    "/indicators/{code}/values",
+    response_model=Page[ValueOut],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def get_values(
+    code: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    offset: Offset = 0,
+    limit: Limit = 500,
+    from_: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}Q[1-4]$", description="First quarter.")] = None,
+    to: Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$", description="Last quarter.")] = None,
+    by: Annotated[str, Query(description="Dimensions to split by, comma-separated (e.g. sex,region).")] = "",
+    partner: Annotated[str | None, Query(description="Only this partner organisation's cells.")] = None,
+    lop: Annotated[bool, Query(description="Include the life-of-programme value.")] = True,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Page[ValueOut] | Response:
+    """Values of one indicator per period and split, with baseline, target, achievement % and status."""
+    catalogue = stored_catalogue(session)
+    indicator = next((i for i in catalogue.indicators if i.code == code), None)
+    if indicator is None:
+        raise NotFound(f"no indicator '{code}' in the current catalogue")
+    dims = [d.strip() for d in by.split(",") if d.strip()]
+    if principal.role == "partner":
+        if partner not in (None, principal.organisation):
+            raise Forbidden("a partner token sees only its own organisation's values")
+        partner = principal.organisation
+    where = {}
+    if partner is not None:
+        if PARTNER_DIMENSION not in indicator.disaggregations:
+            raise Forbidden(f"indicator '{code}' is not split by partner organisation, so no partner figure exists")
+        where[PARTNER_DIMENSION] = partner
+        dims = sorted({*dims, PARTNER_DIMENSION})
+    programme = catalogue.programme
+    try:
+        periods = periods_between(from_ or programme.first_period, to or programme.last_period, lop=lop)
+        cells = cell_values(session, indicator, periods=periods, by=dims, where=where)
+    except ValuesProblem as problem:
+        raise BadValuesRequest(str(problem)) from None
+    if principal.role in ("partner", "viewer"):
+        cells = suppress_small_counts(indicator, cells, settings.suppression_threshold)
+    items = [ValueOut(**cell.__dict__) for cell in cells]
+    if format == "csv":
+        return Response(
+            _csv(items, dims),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{code}-values.csv"'},
+        )
+    return Page(items=items[offset : offset + limit], total=len(items))
+
+
+def _csv(items: list[ValueOut], dims: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    columns = ["value", "numerator", "denominator", "n", "baseline", "target", "achievement", "status", "suppressed"]
+    writer.writerow(["period", *dims, *columns])
+    for item in items:
+        row = item.model_dump()
+        writer.writerow(
+            [item.period, *(item.dims.get(d, "") for d in dims), *("" if row[c] is None else row[c] for c in columns)]
+        )
+    return buffer.getvalue()

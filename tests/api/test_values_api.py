@@ -1,0 +1,115 @@
+"""Indicator values over HTTP: splits, targets and status, CSV, partner isolation and small-cell suppression."""
+
+import csv
+import io
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from analysis.compute import compute
+from analysis.demo import generate_demo
+from analysis.targets import assess
+from api.app import create_app
+from catalogue.store import load_catalogue, stored_catalogue
+from catalogue.validation import read_catalogue
+from sera.settings import DEFAULT_CATALOGUE, Settings
+from sera.tokens import create_token
+
+PARTNER = "SM-01"
+
+
+@pytest.fixture
+def api(settings: Settings, session: Session) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
+    load_catalogue(session, read_catalogue(DEFAULT_CATALOGUE), source="test")
+    catalogue = stored_catalogue(session)
+    generate_demo(session, catalogue, submissions=900, seed=7)
+    session.commit()
+    compute(session, catalogue, full=True, person_key_secret="test-secret")
+    session.commit()
+    headers = {}
+    for role in ("admin", "staff", "partner", "viewer"):
+        _row, token = create_token(session, role, organisation=PARTNER if role == "partner" else None)
+        headers[role] = {"Authorization": f"Bearer {token}"}
+    session.commit()
+    with TestClient(create_app(settings)) as client:
+        yield client, headers
+
+
+def values(client: TestClient, headers: dict[str, str], code: str, **params: str) -> list[dict[str, object]]:
+    response = client.get(f"/api/v1/indicators/{code}/values", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]  # type: ignore[no-any-return]
+
+
+def test_values_by_sex_with_targets_and_status(api: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, headers = api
+    cells = values(client, headers["admin"], "R1.3-1", by="sex", **{"from": "2027Q1", "to": "2027Q4"})
+    assert {cell["period"] for cell in cells} <= {"2027Q1", "2027Q2", "2027Q3", "2027Q4", "LOP"}
+    assert {tuple(cell["dims"]) for cell in cells} == {("sex",)}
+    lop = [cell for cell in cells if cell["period"] == "LOP"]
+    assert {cell["dims"]["sex"] for cell in lop} >= {"female", "male"}
+    total = values(client, headers["admin"], "R1.3-1", lop="true")
+    [lop_total] = [cell for cell in total if cell["period"] == "LOP"]
+    assert lop_total["dims"] == {}
+    catalogue = read_catalogue(DEFAULT_CATALOGUE)
+    indicator = next(i for i in catalogue.indicators if i.code == "R1.3-1")
+    expected = next(t.value for t in indicator.targets if t.period == "LOP" and not t.by)
+    assert lop_total["target"] == expected
+    assert lop_total["status"] == assess(indicator, "LOP", lop_total["value"]).status.value  # type: ignore[arg-type]
+    assert lop_total["achievement"] == pytest.approx(100 * lop_total["value"] / expected)  # type: ignore[operator]
+    assert sum(cell["value"] for cell in lop) >= lop_total["value"]  # type: ignore[misc]
+
+
+def test_csv_has_one_column_per_split(api: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, headers = api
+    response = client.get(
+        "/api/v1/indicators/R1.2-1/values", params={"by": "region", "format": "csv"}, headers=headers["staff"]
+    )
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert rows and list(rows[0])[:2] == ["period", "region"]
+    assert all(row["numerator"] != "" for row in rows if row["value"])
+
+
+def test_a_partner_sees_only_its_own_cells(api: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, headers = api
+    cells = values(client, headers["partner"], "R1.3-2", by="sex")
+    assert cells and all(cell["dims"]["partner"] == PARTNER for cell in cells)
+    other = client.get("/api/v1/indicators/R1.3-2/values", params={"partner": "ORI-02"}, headers=headers["partner"])
+    assert other.status_code == 403
+    unsplit = client.get("/api/v1/indicators/OS-1/values", headers=headers["partner"])
+    assert unsplit.status_code == 403
+    assert unsplit.json()["error"] == "forbidden"
+
+
+def test_small_counts_of_people_are_suppressed_for_viewers_not_for_staff(
+    api: tuple[TestClient, dict[str, dict[str, str]]],
+) -> None:
+    client, headers = api
+    params = {"by": "age_band,sex"}
+    staff = values(client, headers["staff"], "R1.3-1", **params)
+    viewer = values(client, headers["viewer"], "R1.3-1", **params)
+    small = [c for c in staff if c["value"] is not None and 0 < c["value"] < 5]  # type: ignore[operator]
+    assert small, "the demo data has small cells at this split"
+    hidden = [c for c in viewer if c["suppressed"]]
+    assert len(hidden) == len(small)
+    assert all(c["value"] is None and c["numerator"] is None and c["status"] == "suppressed" for c in hidden)
+    assert not [c for c in viewer if c["value"] is not None and 0 < c["value"] < 5]  # type: ignore[operator]
+    assert [c["value"] for c in staff if not 0 < (c["value"] or 0) < 5] == [
+        c["value"] for c in viewer if not c["suppressed"]
+    ]
+
+
+def test_bad_requests(api: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, headers = api
+    assert client.get("/api/v1/indicators/R1.3-1/values").status_code == 401
+    wrong = client.get("/api/v1/indicators/R1.3-1/values", params={"by": "colour"}, headers=headers["admin"])
+    assert (wrong.status_code, wrong.json()["error"]) == (422, "invalid_request")
+    assert "not disaggregated by colour" in wrong.json()["detail"]
+    backwards = client.get(
+        "/api/v1/indicators/R1.3-1/values", params={"from": "2028Q1", "to": "2027Q1"}, headers=headers["admin"]
+    )
+    assert backwards.json()["detail"] == "from=2028Q1 is after to=2027Q1"
+    assert client.get("/api/v1/indicators/NOPE/values", headers=headers["admin"]).status_code == 404
