@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from analysis.itt import tracking_table
 from analysis.values import (
     PARTNER_DIMENSION,
     ValuesProblem,
@@ -23,6 +24,7 @@ from api.auth import Forbidden, PrincipalDep
 from api.deps import Limit, Offset, SessionDep, SettingsDep
 from api.errors import ERROR_RESPONSES, ApiError, NotFound
 from api.schemas import Page
+from catalogue.model import Text
 from catalogue.store import stored_catalogue
 
 router = APIRouter(tags=["indicator values"], responses=ERROR_RESPONSES)
@@ -111,3 +113,58 @@ def _csv(items: list[ValueOut], dims: list[str]) -> str:
             [item.period, *(item.dims.get(d, "") for d in dims), *("" if row[c] is None else row[c] for c in columns)]
         )
     return buffer.getvalue()
+
+
+class IttLineOut(BaseModel):
+    indicator: str
+    result: str
+    name: Text
+    unit: Text
+    split: dict[str, str]
+    period: ValueOut | None
+    lop: ValueOut | None
+
+
+class IttOut(BaseModel):
+    period: str
+    items: list[IttLineOut]
+    total: int
+
+
+@router.get("/itt", response_model=IttOut)
+def get_itt(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    period: Annotated[str, Query(pattern=r"^\d{4}Q[1-4]$", description="The quarter, e.g. 2027Q2.")],
+) -> IttOut:
+    """The indicator tracking table of a quarter (results-chain order, by sex where split); a partner token gets
+    its own organisation's lines of the indicators split by partner."""
+    catalogue = stored_catalogue(session)
+    where = (
+        {PARTNER_DIMENSION: principal.organisation} if principal.role == "partner" and principal.organisation else None
+    )
+    hide = principal.role in ("partner", "viewer")
+    itt = tracking_table(
+        session,
+        catalogue,
+        period,
+        where=where,
+        include=(lambda i: PARTNER_DIMENSION in i.disaggregations) if where else (lambda _i: True),
+        post=(lambda i, cells: suppress_small_counts(i, cells, settings.suppression_threshold))
+        if hide
+        else (lambda _i, cells: cells),
+    )
+    lines = [
+        IttLineOut(
+            indicator=line.indicator,
+            result=line.result,
+            name=line.name,
+            unit=line.unit,
+            split=line.split,
+            period=ValueOut(**line.period.__dict__) if line.period else None,
+            lop=ValueOut(**line.lop.__dict__) if line.lop else None,
+        )
+        for line in itt.lines
+    ]
+    return IttOut(period=period, items=lines, total=len(lines))

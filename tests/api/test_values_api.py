@@ -113,3 +113,41 @@ def test_bad_requests(api: tuple[TestClient, dict[str, dict[str, str]]]) -> None
     )
     assert backwards.json()["detail"] == "from=2028Q1 is after to=2027Q1"
     assert client.get("/api/v1/indicators/NOPE/values", headers=headers["admin"]).status_code == 404
+
+
+def test_itt_follows_the_results_chain_and_splits_people_by_sex(
+    api: tuple[TestClient, dict[str, dict[str, str]]],
+) -> None:
+    client, headers = api
+    body = client.get("/api/v1/itt", params={"period": "2027Q2"}, headers=headers["staff"]).json()
+    assert body["period"] == "2027Q2"
+    codes = list(dict.fromkeys(line["indicator"] for line in body["items"]))
+    assert codes[0] == "OG-1" and codes.index("R1-1") < codes.index("R1.1-1") < codes.index("R1.3-1")
+    assert len(codes) == 27
+    people = [line for line in body["items"] if line["indicator"] == "R1.3-1"]
+    assert people[0]["split"] == {}
+    assert {line["split"].get("sex") for line in people[1:]} >= {"female", "male"}
+    total = people[0]["lop"]
+    assert (
+        total["value"] == values(client, headers["staff"], "R1.3-1", **{"from": "2027Q2", "to": "2027Q2"})[-1]["value"]
+    )
+
+
+def test_partner_itt_holds_only_its_own_lines(api: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, headers = api
+    body = client.get("/api/v1/itt", params={"period": "2027Q2"}, headers=headers["partner"]).json()
+    indicators = {line["indicator"] for line in body["items"]}
+    assert "OS-1" not in indicators and "R1.3-2" in indicators
+    cells = [cell for line in body["items"] for cell in (line["period"], line["lop"]) if cell]
+    assert cells and all(cell["dims"]["partner"] == PARTNER for cell in cells)
+    viewer = client.get("/api/v1/itt", params={"period": "2027Q2"}, headers=headers["viewer"]).json()
+    shown = [cell for line in viewer["items"] for cell in (line["period"], line["lop"]) if cell]
+    people = {"OS-1", "R1.3-1", "R1.3-4", "R1.3-6", "R2.2-1"}
+    assert not [
+        c
+        for line in viewer["items"]
+        if line["indicator"] in people
+        for c in (line["period"], line["lop"])
+        if c and c["value"] is not None and 0 < c["value"] < 5
+    ]
+    assert shown
