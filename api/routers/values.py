@@ -6,15 +6,17 @@ people than the suppression threshold.
 
 import csv
 import io
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from analysis.itt import tracking_table
+from analysis.itt import IttLine, tracking_table
 from analysis.values import (
     PARTNER_DIMENSION,
+    CellValue,
     ValuesProblem,
     cell_values,
     periods_between,
@@ -24,24 +26,9 @@ from api.auth import Forbidden, PrincipalDep
 from api.deps import Limit, Offset, SessionDep, SettingsDep
 from api.errors import ERROR_RESPONSES, ApiError, NotFound
 from api.schemas import Page
-from catalogue.model import Text
 from catalogue.store import stored_catalogue
 
 router = APIRouter(tags=["indicator values"], responses=ERROR_RESPONSES)
-
-
-class ValueOut(BaseModel):
-    period: str
-    dims: dict[str, str]
-    value: float | None
-    numerator: float | None
-    denominator: float | None
-    n: int
-    baseline: float | None
-    target: float | None
-    achievement: float | None
-    status: str
-    suppressed: bool
 
 
 class BadValuesRequest(ApiError):
@@ -51,7 +38,7 @@ class BadValuesRequest(ApiError):
 
 @router.get(
     "/indicators/{code}/values",
-    response_model=Page[ValueOut],
+    response_model=Page[CellValue],
     responses={200: {"content": {"text/csv": {}}}},
 )
 def get_values(
@@ -67,7 +54,7 @@ def get_values(
     partner: Annotated[str | None, Query(description="Only this partner organisation's cells.")] = None,
     lop: Annotated[bool, Query(description="Include the life-of-programme value.")] = True,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-) -> Page[ValueOut] | Response:
+) -> Page[CellValue] | Response:
     """Values of one indicator per period and split, with baseline, target, achievement % and status."""
     catalogue = stored_catalogue(session)
     indicator = next((i for i in catalogue.indicators if i.code == code), None)
@@ -92,7 +79,7 @@ def get_values(
         raise BadValuesRequest(str(problem)) from None
     if principal.role in ("partner", "viewer"):
         cells = suppress_small_counts(indicator, cells, settings.suppression_threshold)
-    items = [ValueOut(**cell.__dict__) for cell in cells]
+    items = list(cells)
     if format == "csv":
         return Response(
             _csv(items, dims),
@@ -102,32 +89,22 @@ def get_values(
     return Page(items=items[offset : offset + limit], total=len(items))
 
 
-def _csv(items: list[ValueOut], dims: list[str]) -> str:
+def _csv(items: list[CellValue], dims: list[str]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     columns = ["value", "numerator", "denominator", "n", "baseline", "target", "achievement", "status", "suppressed"]
     writer.writerow(["period", *dims, *columns])
     for item in items:
-        row = item.model_dump()
+        row = asdict(item)
         writer.writerow(
             [item.period, *(item.dims.get(d, "") for d in dims), *("" if row[c] is None else row[c] for c in columns)]
         )
     return buffer.getvalue()
 
 
-class IttLineOut(BaseModel):
-    indicator: str
-    result: str
-    name: Text
-    unit: Text
-    split: dict[str, str]
-    period: ValueOut | None
-    lop: ValueOut | None
-
-
 class IttOut(BaseModel):
     period: str
-    items: list[IttLineOut]
+    items: list[IttLine]
     total: int
 
 
@@ -155,16 +132,4 @@ def get_itt(
         if hide
         else (lambda _i, cells: cells),
     )
-    lines = [
-        IttLineOut(
-            indicator=line.indicator,
-            result=line.result,
-            name=line.name,
-            unit=line.unit,
-            split=line.split,
-            period=ValueOut(**line.period.__dict__) if line.period else None,
-            lop=ValueOut(**line.lop.__dict__) if line.lop else None,
-        )
-        for line in itt.lines
-    ]
-    return IttOut(period=period, items=lines, total=len(lines))
+    return IttOut(period=period, items=itt.lines, total=len(itt.lines))
