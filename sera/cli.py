@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalogue.model import Catalogue
@@ -49,6 +50,23 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+@contextmanager
+def _engine(settings: Settings) -> Iterator[Engine]:
+    """An engine for one command, disposed when it ends."""
+    engine = make_engine(settings.database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    """One unit of work for a command: committed when the block ends, rolled back if it raises."""
+    with _engine(settings) as engine, session_scope(engine) as session:
+        yield session
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
@@ -75,12 +93,8 @@ def catalogue_validate(path: CataloguePath = None) -> None:
 def load_into_database(settings: Settings, path: Path) -> LoadReport:
     """Validate a catalogue and load it; shared by `catalogue load` and `serve`."""
     catalogue = read_catalogue(path)
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            return load_catalogue(session, catalogue, source=str(path))
-    finally:
-        engine.dispose()
+    with _session(settings) as session:
+        return load_catalogue(session, catalogue, source=str(path))
 
 
 @catalogue_app.command("load")
@@ -113,15 +127,7 @@ def catalogue_export(
     writers = {"yaml": write_yaml, "xlsx": write_logframe}
     if format not in writers:
         raise _fail(f"unknown format '{format}': use yaml or xlsx", 2)
-    settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            catalogue = stored_catalogue(session)
-    except NoCatalogue as missing:
-        raise _fail(str(missing)) from None
-    finally:
-        engine.dispose()
+    catalogue = _stored_catalogue(_settings())
     writers[format](catalogue, out)
     typer.echo(f"wrote {out}", err=True)
 
@@ -180,16 +186,6 @@ def _add_connection(spec_args: dict[str, object], platform: str, variable: str |
     except ConnectionProblem as problem:
         raise _fail(str(problem)) from None
     typer.echo(f"connection '{spec.name}' added ({platform}, {spec.url})")
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 @connections_app.command("add")
@@ -275,8 +271,7 @@ def _run_sync(settings: Settings, connection: str | None, form: str | None, full
     from sync.service import Target, sync_forms, targets
     from sync.store import PageCounts
 
-    engine = make_engine(settings.database_url)
-    try:
+    with _engine(settings) as engine:
         chosen = targets(engine, connection=connection, form=form)
         if not chosen:
             typer.echo("nothing to sync: deploy a form (`sera forms deploy`) or link one (`sera forms link`)", err=True)
@@ -291,8 +286,6 @@ def _run_sync(settings: Settings, connection: str | None, form: str | None, full
                 report(name, f"new={total.new} changed={total.changed} deleted={total.deleted}")
 
             runs = sync_forms(engine, settings, chosen, options=PullOptions(full=full), on_page=on_page)
-    finally:
-        engine.dispose()
     for target, run in zip(chosen, runs, strict=True):
         line = (
             f"{target.connection.name}/{target.remote_form.form_id}: {run.status} run={run.id} pages={run.pages} "
@@ -471,17 +464,14 @@ def forms_deploy(
 
     settings = _settings()
     catalogue = _stored_catalogue(settings)
-    engine = make_engine(settings.database_url)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with _engine(settings) as engine, tempfile.TemporaryDirectory() as tmp:
             result = build_forms(catalogue, Path(tmp), form_ids=form_ids or None)
             outcomes = deploy_forms(engine, settings, connection, result, app_user=app_user)
     except FormBuildError as failed:
         raise _fail("\n".join(failed.errors)) from None
     except ConnectionProblem as problem:
         raise _fail(str(problem)) from None
-    finally:
-        engine.dispose()
     for outcome in outcomes:
         detail = f"\t{outcome.detail}" if outcome.detail else ""
         typer.echo(f"{outcome.form_id}\t{outcome.status}\t{outcome.version}\t{outcome.remote_id or '-'}{detail}")
@@ -545,16 +535,13 @@ def demo(
         raise _fail(
             "no catalogue is loaded, and demo submissions are made for its forms: run `sera catalogue load`"
         ) from None
-    engine = make_engine(settings.database_url)
     try:
-        with console_progress(submissions, typer.echo) as progress, session_scope(engine) as session:
+        with console_progress(submissions, typer.echo) as progress, _session(settings) as session:
             report = generate_demo(session, catalogue, submissions=submissions, seed=seed, progress=progress)
     except DemoExists as exists:
         raise _fail(str(exists)) from None
     except DemoUnsupported as problem:
         raise _fail(f"cannot generate demo data for this catalogue: {problem}") from None
-    finally:
-        engine.dispose()
     typer.echo(f"{'form':<16} {'submissions':>11} {'people':>7} {'edited':>7} {'late':>6}  activity dates")
     for form in report.forms:
         people = f"{form.people:,}" if form.people is not None else "-"
