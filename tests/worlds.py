@@ -2,7 +2,7 @@
 and a runner that drives the production sync code (clients, pull, store) against them."""
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -61,11 +61,45 @@ def sync_once(engine: Engine, settings: Settings, sleeps: list[float], options: 
     return runs[0]
 
 
+ODK_EMAIL = "sera@example.org"
+ODK_PASSWORD = "correct horse battery staple"
+
+
+def kobo_connection(engine: Engine, url: str) -> Connection:
+    """The test database's Kobo connection (`kobo`); its token is read from SERA_TEST_KOBO_TOKEN."""
+    with session_scope(engine) as session:
+        connection = add_connection(
+            session, ConnectionSpec(name="kobo", platform="kobo", url=url, secret_env="SERA_TEST_KOBO_TOKEN")
+        )
+        session.expunge(connection)
+    return connection
+
+
+def central_connection(engine: Engine, url: str, project: int) -> Connection:
+    """The test database's ODK Central connection (`central`); its password is read from SERA_TEST_ODK_PASSWORD."""
+    spec = ConnectionSpec(
+        name="central",
+        platform="odk",
+        url=url,
+        project_id=project,
+        email=ODK_EMAIL,
+        secret_env="SERA_TEST_ODK_PASSWORD",
+    )
+    with session_scope(engine) as session:
+        connection = add_connection(session, spec)
+        session.expunge(connection)
+    return connection
+
+
+def link(engine: Engine, connection: Connection, form_id: str, remote_id: str) -> None:
+    with session_scope(engine) as session:
+        link_form(session, session.merge(connection), form_id, remote_id)
+
+
 @dataclass
-class KoboWorld:
-    fake: KoboFake
-    url: str
-    asset: str
+class _World:
+    """What every world has: the test database, and the delays its clients would have slept."""
+
     engine: Engine
     settings: Settings
     sleeps: list[float]
@@ -75,6 +109,13 @@ class KoboWorld:
         return sync_once(
             self.engine, self.settings, self.sleeps, PullOptions(full=full, page_size=page_size, **options)
         )
+
+
+@dataclass
+class KoboWorld(_World):
+    fake: KoboFake = field(kw_only=True)
+    url: str = field(kw_only=True)
+    asset: str = field(kw_only=True)
 
     def server_rows(self) -> dict[str, dict[str, Any]]:
         return {row["meta/rootUuid"]: row for row in self.fake.submissions(self.asset)}
@@ -91,12 +132,8 @@ def kobo_world(engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPat
     asset = fake.add_asset("Présence aux activités", survey=ATTENDANCE_SURVEY)
     monkeypatch.setenv("SERA_TEST_KOBO_TOKEN", fake.token)
     with serve(fake.app) as url:
-        with session_scope(engine) as session:
-            connection = add_connection(
-                session, ConnectionSpec(name="kobo", platform="kobo", url=url, secret_env="SERA_TEST_KOBO_TOKEN")
-            )
-            link_form(session, connection, "attendance", asset)
-        yield KoboWorld(fake, url, asset, engine, settings, [])
+        link(engine, kobo_connection(engine, url), "attendance", asset)
+        yield KoboWorld(engine, settings, [], fake=fake, url=url, asset=asset)
 
 
 def add_people(fake: KoboFake, asset: str, count: int, **extra: Any) -> list[dict[str, Any]]:
@@ -117,20 +154,11 @@ Factory = Callable[[Connection, str], Any]
 
 
 @dataclass
-class OdkWorld:
-    fake: CentralFake
-    url: str
-    project: int
-    form_id: str
-    engine: Engine
-    settings: Settings
-    sleeps: list[float]
-
-    def sync(self, *, full: bool = False, page_size: int = 100, **options: Any) -> SyncRun:
-        """One `sera sync` of the linked form through the production code; returns its run."""
-        return sync_once(
-            self.engine, self.settings, self.sleeps, PullOptions(full=full, page_size=page_size, **options)
-        )
+class OdkWorld(_World):
+    fake: CentralFake = field(kw_only=True)
+    url: str = field(kw_only=True)
+    project: int = field(kw_only=True)
+    form_id: str = field(kw_only=True)
 
     def add(self, count: int, **answers: Any) -> list[dict[str, Any]]:
         return [
@@ -160,25 +188,13 @@ def odk_world(
 ) -> Iterator[OdkWorld]:
     """An ODK Central fake (a current server, and one from before `deletedAt`) with a published form."""
     fake = CentralFake(version=request.param)
-    fake.add_user("sera@example.org", "correct horse battery staple")
+    fake.add_user(ODK_EMAIL, ODK_PASSWORD)
     project = fake.add_project("PRIM 2")
     fake.add_form(project, make_xform("suivi_activites", "v1"))
-    monkeypatch.setenv("SERA_TEST_ODK_PASSWORD", "correct horse battery staple")
+    monkeypatch.setenv("SERA_TEST_ODK_PASSWORD", ODK_PASSWORD)
     with serve(fake.app) as url:
-        with session_scope(engine) as session:
-            connection = add_connection(
-                session,
-                ConnectionSpec(
-                    name="central",
-                    platform="odk",
-                    url=url,
-                    project_id=project,
-                    email="sera@example.org",
-                    secret_env="SERA_TEST_ODK_PASSWORD",
-                ),
-            )
-            link_form(session, connection, "attendance", "suivi_activites")
-        yield OdkWorld(fake, url, project, "suivi_activites", engine, settings, [])
+        link(engine, central_connection(engine, url, project), "attendance", "suivi_activites")
+        yield OdkWorld(engine, settings, [], fake=fake, url=url, project=project, form_id="suivi_activites")
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from catalogue.model import Catalogue, Revision
-from sera.db import session_scope
 from sera.settings import Settings
-from sync.connections import ConnectionSpec, add_connection
 from sync.deploy import deploy_forms
 from sync.pull import PullOptions
 from sync.service import sync_forms, targets
@@ -17,7 +15,7 @@ from sync.tables import RemoteForm, Submission
 from tests.fakes.kobo import KoboFake
 from tests.fakes.loopback import serve
 from tests.fakes.odk_central import CentralFake
-from tests.worlds import client_factory
+from tests.worlds import ODK_EMAIL, central_connection, client_factory, kobo_connection
 from xlsforms.build import build_forms
 
 
@@ -50,8 +48,7 @@ def test_deploy_is_idempotent_and_a_new_version_is_redeployed_then_both_versions
     factory = client_factory([])
 
     with serve(fake.app) as url:
-        with session_scope(engine) as s:
-            add_connection(s, ConnectionSpec(name="kobo", platform="kobo", url=url, secret_env="SERA_TEST_KOBO_TOKEN"))
+        kobo_connection(engine, url)
         first_build = build_forms(minimal_catalogue, tmp_path / "v1")
         [outcome] = deploy_forms(engine, settings, "kobo", first_build, client_factory=factory)
         assert outcome.status == "deployed", outcome.detail
@@ -88,25 +85,14 @@ def test_deploy_to_odk_central_publishes_with_our_version_and_an_app_user(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = CentralFake()
-    fake.add_user("sera@example.org", "pw-central")
+    fake.add_user(ODK_EMAIL, "pw-central")
     project = fake.add_project("PRIM 2")
     monkeypatch.setenv("SERA_TEST_ODK_PASSWORD", "pw-central")
 
     factory = client_factory([])
 
     with serve(fake.app) as url:
-        with session_scope(engine) as s:
-            add_connection(
-                s,
-                ConnectionSpec(
-                    name="central",
-                    platform="odk",
-                    url=url,
-                    project_id=project,
-                    email="sera@example.org",
-                    secret_env="SERA_TEST_ODK_PASSWORD",
-                ),
-            )
+        central_connection(engine, url, project)
         build = build_forms(minimal_catalogue, tmp_path / "v1")
         [outcome] = deploy_forms(engine, settings, "central", build, app_user="Agents Oujda", client_factory=factory)
         assert (outcome.status, outcome.remote_id) == ("deployed", "attendance"), outcome.detail
