@@ -12,14 +12,10 @@ values of several indicators share a cell as text lines (the numeric values are 
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from catalogue.model import (
@@ -45,6 +41,21 @@ from catalogue.model import (
 )
 from catalogue.periods import quarters_between
 from catalogue.reference import dimension_values
+from catalogue.xlsx_sheets import (
+    BOLD,
+    ITALIC,
+    LEVEL_FILLS,
+    Column,
+    RowStyle,
+    date_text,
+    header_cells,
+    number_text,
+    print_setup,
+    put,
+    quantity,
+    table_sheet,
+    write_rows,
+)
 
 # --- French labels: one dict per enum, complete (tests check every member) ------------------------------------
 
@@ -118,134 +129,12 @@ LIKELIHOOD_LABELS: dict[str, str] = {"low": "faible", "medium": "moyenne", "high
 IMPACT_LABELS: dict[str, str] = {"low": "faible", "medium": "moyen", "high": "élevé"}
 """Impact (masculine)."""
 
-# --- styles ------------------------------------------------------------------------------------------------------
-
-_THIN = Side(style="thin", color="A6A6A6")
-_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-_HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
-_BOLD = Font(bold=True)
-_LEVEL_FILLS = {
-    ResultLevel.impact: PatternFill("solid", fgColor="BDD7EE"),
-    ResultLevel.outcome: PatternFill("solid", fgColor="DDEBF7"),
-    ResultLevel.output: PatternFill("solid", fgColor="F2F2F2"),
-    ResultLevel.activity: None,
-}
-_SPLIT_FONT = Font(italic=True)
-DATE_FORMAT = "DD/MM/YYYY"
-DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
-_INTEGER_FORMAT = "#,##0"
-
 SHEET_LOGFRAME = "Cadre logique"
 SHEET_INDICATORS = "Indicateurs"
 SHEET_TARGETS = "Cibles"
 SHEET_DIMENSIONS = "Dimensions"
 SHEET_REVISION = "Révision"
 LOP_HEADER = "Fin de programme"
-
-
-@dataclass(frozen=True)
-class _Column:
-    header: str
-    width: float
-    arabic: bool = False
-
-
-@dataclass(frozen=True)
-class _Style:
-    """How a data row looks: shading, bold or italic text, and indentation of the columns that show the tree."""
-
-    fill: PatternFill | None = None
-    font: Font | None = None
-    indent: int = 0
-    indented: tuple[int, ...] = ()
-    """Column positions (0-based) that take the indentation."""
-
-
-def _alignment(arabic: bool, indent: int = 0, header: bool = False) -> Alignment:
-    if arabic:
-        return Alignment(horizontal="right", vertical="top", wrap_text=True, readingOrder=2)
-    if header:
-        return Alignment(horizontal="center", vertical="center", wrap_text=True)
-    return Alignment(horizontal="left" if indent else None, vertical="top", wrap_text=True, indent=indent)
-
-
-def _put(ws: Worksheet, row: int, col: int, value: Any, *, arabic: bool = False, style: _Style = _Style()) -> None:
-    """Write one cell: numbers as numbers, dates as dates, text safe from formula and XML-illegal characters."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value) or None
-    cell = ws.cell(row=row, column=col, value=value)
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"
-    if isinstance(value, dt.datetime):
-        cell.number_format = DATETIME_FORMAT
-    elif isinstance(value, dt.date):
-        cell.number_format = DATE_FORMAT
-    elif isinstance(value, int) and not isinstance(value, bool):
-        cell.number_format = _INTEGER_FORMAT
-    indent = style.indent if col - 1 in style.indented else 0
-    cell.alignment = _alignment(arabic, indent)
-    cell.border = _BORDER
-    if style.fill is not None:
-        cell.fill = style.fill
-    if style.font is not None:
-        cell.font = style.font
-
-
-def _header_cells(ws: Worksheet, row: int, columns: Sequence[_Column | str]) -> None:
-    for col, column in enumerate(columns, start=1):
-        header, arabic = (column, False) if isinstance(column, str) else (column.header, column.arabic)
-        cell = ws.cell(row=row, column=col, value=header)
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-        cell.border = _BORDER
-        cell.alignment = _alignment(arabic, header=True)
-
-
-def _table(ws: Worksheet, columns: Sequence[_Column], freeze: str = "A2") -> None:
-    """The header row, column widths, frozen header, filter and print setup of a table sheet."""
-    _header_cells(ws, 1, columns)
-    for col, column in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = column.width
-    ws.freeze_panes = freeze
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}1"
-    _print_setup(ws)
-
-
-def _print_setup(ws: Worksheet) -> None:
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:1"
-
-
-def _rows(ws: Worksheet, columns: Sequence[_Column], rows: Iterable[tuple[Sequence[Any], _Style]]) -> None:
-    for row_number, (values, style) in enumerate(rows, start=2):
-        if len(values) != len(columns):
-            raise ValueError(f"sheet {ws.title}: a row of {len(values)} cells for {len(columns)} columns")
-        for col, (value, column) in enumerate(zip(values, columns, strict=True), start=1):
-            _put(ws, row_number, col, value, arabic=column.arabic, style=style)
-
-
-# --- text helpers ------------------------------------------------------------------------------------------------
-
-
-def _number_text(value: float) -> str:
-    """A number written the French way: `1 234`, `12,5`."""
-    text = f"{int(value):_}" if float(value).is_integer() else f"{value:_.6f}".rstrip("0").rstrip(".")
-    return text.replace("_", "\u202f").replace(".", ",")
-
-
-def _date_text(day: dt.date) -> str:
-    return day.strftime("%d/%m/%Y")
-
-
-def _quantity(value: float, unit: str) -> str:
-    return f"{_number_text(value)} {unit}"
 
 
 def _lines(items: Iterable[str]) -> str | None:
@@ -256,7 +145,7 @@ def _lines(items: Iterable[str]) -> str | None:
 def _revision_text(revision: Revision | None) -> str | None:
     if revision is None:
         return None
-    return f"{_date_text(revision.date)} – {REVISION_REASON_LABELS[revision.reason]} : {revision.rationale}"
+    return f"{date_text(revision.date)} – {REVISION_REASON_LABELS[revision.reason]} : {revision.rationale}"
 
 
 # --- the catalogue, walked -----------------------------------------------------------------------------------
@@ -354,10 +243,10 @@ def _lop_targets(indicator: Indicator, lookup: _Lookup) -> tuple[Target | None, 
 def _baseline_text(indicator: Indicator) -> str:
     """`40 % (40/100, 01/03/2026)`: the value, its numerator and denominator if any, and its date."""
     baseline = indicator.baseline
-    details = [_date_text(baseline.date)]
+    details = [date_text(baseline.date)]
     if baseline.numerator is not None and baseline.denominator is not None:
-        details.insert(0, f"{_number_text(baseline.numerator)}/{_number_text(baseline.denominator)}")
-    return f"{_quantity(baseline.value, indicator.unit.fr)} ({', '.join(details)})"
+        details.insert(0, f"{number_text(baseline.numerator)}/{number_text(baseline.denominator)}")
+    return f"{quantity(baseline.value, indicator.unit.fr)} ({', '.join(details)})"
 
 
 def _term_text(term: Term) -> str:
@@ -397,16 +286,16 @@ def _risk_text(risk: Risk) -> str:
 # --- sheets ------------------------------------------------------------------------------------------------------
 
 LOGFRAME_COLUMNS = (
-    _Column("Niveau", 11),
-    _Column("Code", 10),
-    _Column("Intitulé", 40),
-    _Column("العنوان", 36, arabic=True),
-    _Column("Indicateurs", 45),
-    _Column("Valeur de référence", 26),
-    _Column("Cible fin de programme", 26),
-    _Column("Sources de vérification", 32),
-    _Column("Hypothèses", 36),
-    _Column("Risques", 44),
+    Column("Niveau", 11),
+    Column("Code", 10),
+    Column("Intitulé", 40),
+    Column("العنوان", 36, arabic=True),
+    Column("Indicateurs", 45),
+    Column("Valeur de référence", 26),
+    Column("Cible fin de programme", 26),
+    Column("Sources de vérification", 32),
+    Column("Hypothèses", 36),
+    Column("Risques", 44),
 )
 
 
@@ -422,15 +311,15 @@ def _logframe_sheet(ws: Worksheet, catalogue: Catalogue, lookup: _Lookup) -> Non
             unit = ind.unit.fr
             baselines.append(f"{ind.code} : {_baseline_text(ind)}")
             total, splits = _lop_targets(ind, lookup)
-            text = f"{ind.code} : " + (_quantity(total.value, unit) if total else "non définie")
+            text = f"{ind.code} : " + (quantity(total.value, unit) if total else "non définie")
             if splits:
-                parts = [f"{lookup.split_label(ind, t.by)} : {_number_text(t.value)}" for t in splits]
+                parts = [f"{lookup.split_label(ind, t.by)} : {number_text(t.value)}" for t in splits]
                 text += f" ({' ; '.join(parts)})"
             targets.append(text)
         level = node.level
-        style = _Style(
-            fill=_LEVEL_FILLS[level],
-            font=_BOLD if level in (ResultLevel.impact, ResultLevel.outcome) else None,
+        style = RowStyle(
+            fill=LEVEL_FILLS[level],
+            font=BOLD if level in (ResultLevel.impact, ResultLevel.outcome) else None,
             indent=RESULT_LEVEL_ORDER[level],
             indented=(1, 2),
         )
@@ -447,39 +336,39 @@ def _logframe_sheet(ws: Worksheet, catalogue: Catalogue, lookup: _Lookup) -> Non
             _lines(_risk_text(risk) for risk in node.risks),
         )
         rows.append((values, style))
-    _table(ws, LOGFRAME_COLUMNS, freeze="C2")
-    _rows(ws, LOGFRAME_COLUMNS, rows)
+    table_sheet(ws, LOGFRAME_COLUMNS, freeze="C2")
+    write_rows(ws, LOGFRAME_COLUMNS, rows)
 
 
 INDICATOR_COLUMNS = (
-    _Column("Code", 10),
-    _Column("Résultat", 30),
-    _Column("Nom", 36),
-    _Column("الاسم", 32, arabic=True),
-    _Column("Définition", 48),
-    _Column("التعريف", 44, arabic=True),
-    _Column("Unité", 14),
-    _Column("Type de mesure", 14),
-    _Column("Échelle", 24),
-    _Column("Sens", 12),
-    _Column("Fréquence", 16),
-    _Column("Agrégation temporelle", 36),
-    _Column("Source des données", 30),
-    _Column("Méthode de collecte", 30),
-    _Column("Responsable", 20),
-    _Column("Référence – valeur", 12),
-    _Column("Référence – numérateur", 13),
-    _Column("Référence – dénominateur", 13),
-    _Column("Référence – date", 12),
-    _Column("Référence – source", 30),
-    _Column("Désagrégations", 24),
-    _Column("Références externes", 22),
-    _Column("Mesure – formulaire", 24),
-    _Column("Mesure – agrégation", 36),
-    _Column("Mesure – filtre", 30),
-    _Column("Seuil « en bonne voie »", 12),
-    _Column("Notes", 30),
-    _Column("Révision", 30),
+    Column("Code", 10),
+    Column("Résultat", 30),
+    Column("Nom", 36),
+    Column("الاسم", 32, arabic=True),
+    Column("Définition", 48),
+    Column("التعريف", 44, arabic=True),
+    Column("Unité", 14),
+    Column("Type de mesure", 14),
+    Column("Échelle", 24),
+    Column("Sens", 12),
+    Column("Fréquence", 16),
+    Column("Agrégation temporelle", 36),
+    Column("Source des données", 30),
+    Column("Méthode de collecte", 30),
+    Column("Responsable", 20),
+    Column("Référence – valeur", 12),
+    Column("Référence – numérateur", 13),
+    Column("Référence – dénominateur", 13),
+    Column("Référence – date", 12),
+    Column("Référence – source", 30),
+    Column("Désagrégations", 24),
+    Column("Références externes", 22),
+    Column("Mesure – formulaire", 24),
+    Column("Mesure – agrégation", 36),
+    Column("Mesure – filtre", 30),
+    Column("Seuil « en bonne voie »", 12),
+    Column("Notes", 30),
+    Column("Révision", 30),
 )
 _TOLERANCE_COLUMN = next(i for i, c in enumerate(INDICATOR_COLUMNS, start=1) if c.header.startswith("Seuil"))
 
@@ -526,24 +415,24 @@ def _indicator_sheet(ws: Worksheet, catalogue: Catalogue, lookup: _Lookup) -> No
             ind.notes.fr if ind.notes else None,
             _revision_text(ind.revision),
         )
-        rows.append((values, _Style()))
-    _table(ws, INDICATOR_COLUMNS, freeze="C2")
-    _rows(ws, INDICATOR_COLUMNS, rows)
+        rows.append((values, RowStyle()))
+    table_sheet(ws, INDICATOR_COLUMNS, freeze="C2")
+    write_rows(ws, INDICATOR_COLUMNS, rows)
     for row in range(2, len(rows) + 2):
         ws.cell(row=row, column=_TOLERANCE_COLUMN).number_format = "0%"
 
 
-def _target_columns(quarters: Sequence[str]) -> tuple[_Column, ...]:
+def _target_columns(quarters: Sequence[str]) -> tuple[Column, ...]:
     return (
-        _Column("Code", 10),
-        _Column("Indicateur", 36),
-        _Column("Ventilation", 18),
-        _Column("Unité", 12),
-        _Column("Agrégation temporelle", 30),
-        _Column("Valeur de référence", 12),
-        *(_Column(quarter, 9) for quarter in quarters),
-        _Column(LOP_HEADER, 12),
-        _Column("Commentaires", 36),
+        Column("Code", 10),
+        Column("Indicateur", 36),
+        Column("Ventilation", 18),
+        Column("Unité", 12),
+        Column("Agrégation temporelle", 30),
+        Column("Valeur de référence", 12),
+        *(Column(quarter, 9) for quarter in quarters),
+        Column(LOP_HEADER, 12),
+        Column("Commentaires", 36),
     )
 
 
@@ -580,23 +469,23 @@ def _target_sheet(ws: Worksheet, catalogue: Catalogue, lookup: _Lookup) -> None:
                 *(targets[period].value if period in targets else None for period in periods),
                 comments,
             )
-            rows.append((values, _Style(font=_SPLIT_FONT) if by else _Style()))
-    _table(ws, columns, freeze="D2")
-    _rows(ws, columns, rows)
+            rows.append((values, RowStyle(font=ITALIC) if by else RowStyle()))
+    table_sheet(ws, columns, freeze="D2")
+    write_rows(ws, columns, rows)
 
 
 DIMENSION_COLUMNS = (
-    _Column("Dimension", 14),
-    _Column("Nom", 22),
-    _Column("الاسم", 20, arabic=True),
-    _Column("Dimension parente", 16),
-    _Column("Référentiel", 30),
-    _Column("Sensible", 10),
-    _Column("Code valeur", 14),
-    _Column("Valeur", 30),
-    _Column("القيمة", 28, arabic=True),
-    _Column("Valeur parente", 28),
-    _Column("Attributs", 20),
+    Column("Dimension", 14),
+    Column("Nom", 22),
+    Column("الاسم", 20, arabic=True),
+    Column("Dimension parente", 16),
+    Column("Référentiel", 30),
+    Column("Sensible", 10),
+    Column("Code valeur", 14),
+    Column("Valeur", 30),
+    Column("القيمة", 28, arabic=True),
+    Column("Valeur parente", 28),
+    Column("Attributs", 20),
 )
 
 
@@ -606,7 +495,7 @@ def _dimension_sheet(ws: Worksheet, catalogue: Catalogue, lookup: _Lookup) -> No
         values = dimension_values(dim)
         head = _dimension_head(dim)
         if not values:
-            rows.append(((*head, None, None, None, None, None), _Style()))
+            rows.append(((*head, None, None, None, None, None), RowStyle()))
         for value in values:
             parent = None
             if value.parent is not None:
@@ -614,9 +503,9 @@ def _dimension_sheet(ws: Worksheet, catalogue: Catalogue, lookup: _Lookup) -> No
                 if dim.parent is not None and value.parent in lookup.values(dim.parent):
                     parent = f"{value.parent} – {lookup.value_label(dim.parent, value.parent)}"
             attributes = _lines(f"{key} : {attr}" for key, attr in value.attributes.items() if attr is not None)
-            rows.append(((*head, value.code, value.label.fr, value.label.ar, parent, attributes), _Style()))
-    _table(ws, DIMENSION_COLUMNS, freeze="B2")
-    _rows(ws, DIMENSION_COLUMNS, rows)
+            rows.append(((*head, value.code, value.label.fr, value.label.ar, parent, attributes), RowStyle()))
+    table_sheet(ws, DIMENSION_COLUMNS, freeze="B2")
+    write_rows(ws, DIMENSION_COLUMNS, rows)
 
 
 def _dimension_head(dim: Dimension) -> tuple[Any, ...]:
@@ -659,11 +548,11 @@ def _revision_sheet(ws: Worksheet, catalogue: Catalogue, generated: dt.datetime)
     ]
     for col, width in zip("ABCDE", (32, 60, 12, 28, 60), strict=True):
         ws.column_dimensions[col].width = width
-    _header_cells(ws, 1, ("Rubrique", "Valeur"))
+    header_cells(ws, 1, ("Rubrique", "Valeur"))
     for row, (label, value, arabic) in enumerate(facts, start=2):
-        _put(ws, row, 1, label, arabic=arabic, style=_Style(font=_BOLD))
-        _put(ws, row, 2, value, arabic=arabic)
-    _print_setup(ws)
+        put(ws, row, 1, label, arabic=arabic, style=RowStyle(font=BOLD))
+        put(ws, row, 2, value, arabic=arabic)
+    print_setup(ws)
 
     revised: list[tuple[str, str, Revision]] = [
         *(("Résultat", node.code, node.revision) for node in catalogue.results if node.revision),
@@ -672,16 +561,16 @@ def _revision_sheet(ws: Worksheet, catalogue: Catalogue, generated: dt.datetime)
         *(("Formulaire", form.id, form.revision) for form in catalogue.forms if form.revision),
     ]
     row = len(facts) + 3
-    _put(ws, row, 1, "Révisions des éléments", style=_Style(font=_BOLD))
+    put(ws, row, 1, "Révisions des éléments", style=RowStyle(font=BOLD))
     if not revised:
-        _put(ws, row, 2, "Aucun élément ne porte de révision propre.")
+        put(ws, row, 2, "Aucun élément ne porte de révision propre.")
         return
     row += 1
-    _header_cells(ws, row, ("Élément", "Code", "Date", "Motif", "Justification"))
+    header_cells(ws, row, ("Élément", "Code", "Date", "Motif", "Justification"))
     for kind, code, rev in revised:
         row += 1
         for col, value in enumerate((kind, code, rev.date, REVISION_REASON_LABELS[rev.reason], rev.rationale), 1):
-            _put(ws, row, col, value)
+            put(ws, row, col, value)
 
 
 def write_logframe(catalogue: Catalogue, out: Path, *, generated: dt.datetime | None = None) -> None:
