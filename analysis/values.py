@@ -1,11 +1,63 @@
 """Reading indicator values for consumers: the cells of a grouping, with targets and status, and suppression.
 
-Small counts of people can identify them (Moroccan law 09-08 on personal data), so cells that count people are
-suppressed below a threshold for the roles that may not see them; the caller decides who that is.
+Small counts of people can identify them (Moroccan law 09-08 on personal data), so the cells of indicators that
+count people (`counts_people`) are suppressed for the roles that may not see them (`SUPPRESSED_ROLES`: partner
+and viewer tokens): a suppressed cell keeps its period, split, baseline and target, but loses its value,
+numerator, denominator, achievement and `n` (0), and says `status: suppressed`. Every aggregated response goes
+through one function, `Suppression` (or `published_cells`, which reads the cells and applies it), so the API,
+the tracking table and the reports hide the same cells.
+
+Primary suppression: a cell counting fewer than the threshold people (a ratio: either side), zero excepted.
+
+Secondary (complementary) suppression, so that no hidden cell can be recomputed by subtraction from cells the
+same role can fetch. The stored cells of an indicator satisfy these additive relations ("equations"):
+
+* dimensions: for every stored grouping G and every stored grouping H ⊊ G (not only G∖{d}: the full
+  cross-classification's parents G∖{d} are not stored, but the pairs and singles are), the cells of G that
+  agree with a cell h of H on H's dimensions partition h, in every period (LOP included);
+* time, for `unique_people` and `sum`: the quarter cells of one split partition its LOP cell;
+* time, for `cumulative` and `latest`: the LOP cell of a split equals its last quarter cell;
+* time, for `cumulative`: two visible quarters of a split differ by the people first reached between them.
+
+Ratios take part with their numerator and denominator, each a count (one cell hides both). The rule, applied
+to all these relations of the indicator together (every grouping, every period, whatever the request asked;
+the response is then cut to what was asked), repeated until nothing changes:
+
+1. a parent that is not primary-suppressed with exactly one hidden child: hide the smallest other child
+   (smallest non-zero count first, zeros last since a hidden zero leaves the small count readable as a sum;
+   ties by period then split, so the choice is deterministic); with no other child (the child equals its
+   parent), hide the parent;
+2. a hidden parent with no hidden child (it is the sum of what is shown): hide its smallest child;
+3. cumulative: two consecutive visible quarters of a split (LOP last) whose difference is a small count:
+   hide the later one.
+
+Parents are judged on primary suppression in rule 1 (a parent hidden only by rule 1 or 2 still counts as
+visible: this over-suppresses rather than leaks), and the mask is one per indicator and threshold, computed
+from all its stored cells, so every role, request and report sees the same cells hidden.
+
+Limits:
+
+* The audit is one relation at a time: no relation is left with exactly one unknown. Several relations together
+  (a linear system over many tables) can still pin a hidden cell down: on the demo data nothing can be solved
+  from the total and the one-dimension splits (tested with exact linear algebra), but with every pair and the
+  six-way cross-classification of R1.3-1 the relations, taken as exact, determine hidden cells. Closing that
+  needs a full audit (linear or integer programming, as τ-Argus does), or serving restricted roles fewer
+  groupings, or perturbation instead of suppression.
+* The sum of the hidden cells of a relation is public, so with small complements a reader learns bounds
+  (two hidden cells adding up to 9), not values.
+* Distinct people are not exactly additive across splits (a person met in two regions is in both), nor over
+  quarters for `sum`; they are treated as additive, which suppresses more, and subtraction gives bounds.
+* Figures built outside the stored cells (sums of quarters to date in a report, or cells a caller computes)
+  get primary suppression only from `Suppression`; relations between them and the stored cells (to date in
+  one report minus to date in the previous one is a quarter) are not audited.
+* Relations that use data outside the indicator (two indicators counting the same people) are not audited.
 """
 
-from collections.abc import Sequence
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
+from typing import Protocol
 
 from sqlmodel import Session, col, select
 
@@ -16,6 +68,9 @@ from catalogue.periods import quarters_between
 
 PARTNER_DIMENSION = "partner"
 """The dimension whose values are partner organisations; partner tokens carry one of its codes."""
+
+SUPPRESSED_ROLES = frozenset({"partner", "viewer"})
+"""The roles that never see a small count of people, nor a cell that could be recomputed from what they see."""
 
 
 class ValuesProblem(ValueError):
@@ -63,7 +118,9 @@ def cell_values(
     by: Sequence[str] = (),
     where: dict[str, str] | None = None,
 ) -> list[CellValue]:
-    """The stored cells of one grouping (`by`), optionally restricted to some dimension values (`where`)."""
+    """The stored cells of one grouping (`by`), optionally restricted to some dimension values (`where`).
+
+    No suppression: responses to partner and viewer tokens use `published_cells` (or `Suppression`)."""
     unknown = [dim for dim in by if dim not in indicator.disaggregations]
     if unknown:
         raise ValuesProblem(
@@ -110,25 +167,232 @@ def _has_values(session: Session, code: str, grouping: str | None = None) -> boo
     return session.exec(query.limit(1)).first() is not None
 
 
-def suppress_small_counts(indicator: Indicator, cells: Sequence[CellValue], threshold: int) -> list[CellValue]:
-    """Cells counting fewer than `threshold` people lose their figures (a ratio: if either side is small)."""
+# --- suppression ----------------------------------------------------------------------------------------------
+
+CellKey = tuple[str, tuple[tuple[str, str], ...]]
+"""A cell of an indicator: its period and its split as sorted (dimension, value) pairs (`()` for the total)."""
+
+
+class Counted(Protocol):
+    """What suppression reads of a cell: stored rows (`IndicatorValue`) and `CellValue` both qualify."""
+
+    @property
+    def period(self) -> str: ...
+    @property
+    def dims(self) -> Mapping[str, str]: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def numerator(self) -> float | None: ...
+    @property
+    def denominator(self) -> float | None: ...
+
+
+def cell_key(period: str, dims: Mapping[str, str]) -> CellKey:
+    return period, tuple(sorted(dims.items()))
+
+
+def _counts(cell: Counted) -> tuple[float, ...]:
+    """The counts a cell publishes: numerator and denominator of a ratio, else its value."""
+    sides = tuple(v for v in (cell.numerator, cell.denominator) if v is not None)
+    if sides:
+        return sides
+    return () if cell.value is None else (cell.value,)
+
+
+def _small(counts: Iterable[float], threshold: int) -> bool:
+    return any(0 < v < threshold for v in counts)
+
+
+def is_small(cell: Counted, threshold: int) -> bool:
+    """Primary suppression: the cell counts fewer than `threshold` people (a ratio: on either side), not zero."""
+    return _small(_counts(cell), threshold)
+
+
+Relation = tuple[CellKey, tuple[CellKey, ...]]
+"""A parent and the cells that add up to it (or, with one child, equal it)."""
+
+
+def _relations(keys: Iterable[CellKey], time_aggregation: TimeAggregation) -> list[Relation]:
+    """The additive relations between stored cells (see the module docstring), in a deterministic order."""
+    by_grouping: dict[tuple[str, ...], list[CellKey]] = defaultdict(list)
+    for key in sorted(keys):
+        by_grouping[tuple(dim for dim, _ in key[1])].append(key)
+    relations: list[Relation] = []
+    for grouping, cells in by_grouping.items():
+        for parent_grouping, parents in by_grouping.items():
+            if not set(parent_grouping) < set(grouping):
+                continue
+            partitions: dict[CellKey, list[CellKey]] = defaultdict(list)
+            for period, split in cells:
+                partitions[(period, tuple(p for p in split if p[0] in parent_grouping))].append((period, split))
+            relations.extend((parent, tuple(partitions[parent])) for parent in parents if partitions.get(parent))
+        quarters: dict[tuple[tuple[str, str], ...], list[CellKey]] = defaultdict(list)
+        for period, split in cells:
+            if period != LIFE_OF_PROGRAMME:
+                quarters[split].append((period, split))
+        for period, split in cells:
+            if period != LIFE_OF_PROGRAMME or not quarters.get(split):
+                continue
+            if time_aggregation in (TimeAggregation.unique_people, TimeAggregation.sum):
+                relations.append(((period, split), tuple(quarters[split])))
+            else:  # cumulative and latest: LOP is the last quarter's value
+                relations.append(((period, split), (max(quarters[split]),)))
+    return relations
+
+
+def _running_series(keys: Iterable[CellKey]) -> list[list[CellKey]]:
+    """Per split, its quarters in order then LOP: the cells of a cumulative indicator that run to date."""
+    series: dict[tuple[tuple[str, str], ...], list[CellKey]] = defaultdict(list)
+    for key in sorted(keys, key=lambda k: (k[1], k[0] == LIFE_OF_PROGRAMME, k[0])):
+        series[key[1]].append(key)
+    return list(series.values())
+
+
+def complementary_suppression(
+    cells: Iterable[Counted], threshold: int, *, time_aggregation: TimeAggregation
+) -> frozenset[CellKey]:
+    """The cells to hide among all the stored cells of one indicator: primary and secondary suppression.
+
+    `cells` must be every stored cell of the indicator (all groupings, all periods): the rule is applied to all
+    the relations between them at once, so the result does not depend on what a request asks."""
+    table: dict[CellKey, tuple[float, ...]] = {cell_key(c.period, c.dims): _counts(c) for c in cells}
+    if threshold <= 0:
+        return frozenset()
+    primary = {key for key, counts in table.items() if _small(counts, threshold)}
+    hidden = set(primary)
+    relations = _relations(table, time_aggregation)
+    series = _running_series(table) if time_aggregation is TimeAggregation.cumulative else []
+    # A worklist: every relation and series is checked once, then again whenever one of its cells is hidden.
+    touching: dict[CellKey, list[int]] = defaultdict(list)
+    for index, (parent, children) in enumerate(relations):
+        for key in (parent, *children):
+            touching[key].append(index)
+    for index, run in enumerate(series, start=len(relations)):
+        for key in run:
+            touching[key].append(index)
+    queue = deque(range(len(relations) + len(series)))
+    waiting = set(queue)
+
+    def order(key: CellKey) -> tuple[bool, float, CellKey]:
+        positive = [v for v in table[key] if v > 0]
+        size = min(positive) if positive else 0.0
+        return size == 0, size, key
+
+    def check_relation(parent: CellKey, children: tuple[CellKey, ...]) -> CellKey | None:
+        shut = [child for child in children if child in hidden]
+        if len(shut) == 1 and parent not in primary:
+            rest = [child for child in children if child not in hidden]
+            if rest:
+                return min(rest, key=order)
+            return None if parent in hidden else parent
+        if not shut and parent in hidden:
+            return min(children, key=order)
+        return None
+
+    def check_series(run: list[CellKey]) -> CellKey | None:
+        shown = [key for key in run if key not in hidden]
+        for before, after in pairwise(shown):
+            a, b = table[before], table[after]
+            if len(a) == len(b) and _small((y - x for x, y in zip(a, b, strict=True)), threshold):
+                return after
+        return None
+
+    while queue:
+        index = queue.popleft()
+        waiting.discard(index)
+        if index < len(relations):
+            found = check_relation(*relations[index])
+        else:
+            found = check_series(series[index - len(relations)])
+        if found is None:
+            continue
+        hidden.add(found)
+        for other in (index, *touching[found]):
+            if other not in waiting:
+                waiting.add(other)
+                queue.append(other)
+    return frozenset(hidden)
+
+
+def _hidden(cell: CellValue) -> CellValue:
+    return replace(
+        cell,
+        value=None,
+        numerator=None,
+        denominator=None,
+        n=0,
+        achievement=None,
+        status="suppressed",
+        suppressed=True,
+    )
+
+
+class Suppression:
+    """Primary and secondary suppression of the cells of a response, for partner and viewer tokens.
+
+    One object per request (or report): each indicator's mask is computed once from all its stored cells. Call
+    it with an indicator and cells read by `cell_values` (or the tracking table); cells that are not stored (a
+    caller's own sums) get primary suppression only."""
+
+    def __init__(self, session: Session, threshold: int) -> None:
+        self.session = session
+        self.threshold = threshold
+        self._masks: dict[str, frozenset[CellKey]] = {}
+
+    def mask(self, indicator: Indicator) -> frozenset[CellKey]:
+        """The hidden cells of the indicator, all groupings and periods (empty when it counts no people)."""
+        if not counts_people(indicator) or self.threshold <= 0:
+            return frozenset()
+        if indicator.code not in self._masks:
+            query = select(
+                IndicatorValue.period,
+                IndicatorValue.dims,
+                IndicatorValue.value,
+                IndicatorValue.numerator,
+                IndicatorValue.denominator,
+            ).where(IndicatorValue.indicator == indicator.code)
+            self._masks[indicator.code] = complementary_suppression(
+                self.session.exec(query), self.threshold, time_aggregation=indicator.time_aggregation
+            )
+        return self._masks[indicator.code]
+
+    def __call__(self, indicator: Indicator, cells: Sequence[CellValue]) -> list[CellValue]:
+        if not counts_people(indicator) or self.threshold <= 0:
+            return list(cells)
+        mask = self.mask(indicator)
+        return [
+            _hidden(cell) if cell_key(cell.period, cell.dims) in mask or is_small(cell, self.threshold) else cell
+            for cell in cells
+        ]
+
+
+def published_cells(
+    session: Session,
+    indicator: Indicator,
+    *,
+    periods: Sequence[str],
+    by: Sequence[str] = (),
+    where: dict[str, str] | None = None,
+    role: str,
+    threshold: int,
+) -> list[CellValue]:
+    """The cells of one grouping as a role may see them: `cell_values`, suppressed for `SUPPRESSED_ROLES`."""
+    cells = cell_values(session, indicator, periods=periods, by=by, where=where)
+    if role not in SUPPRESSED_ROLES:
+        return cells
+    return Suppression(session, threshold)(indicator, cells)
+
+
+def suppress_small_counts(
+    indicator: Indicator, cells: Sequence[CellValue], threshold: int, *, session: Session | None = None
+) -> list[CellValue]:
+    """Hide small counts of people; with `session`, primary and secondary suppression (`Suppression`).
+
+    Without a session only cells counting fewer than `threshold` people lose their figures (a ratio: if either
+    side is small), which a reader may undo by subtraction: responses must pass the session."""
+    if session is not None:
+        return Suppression(session, threshold)(indicator, cells)
     if not counts_people(indicator) or threshold <= 0:
         return list(cells)
-    hidden = []
-    for cell in cells:
-        counts = [v for v in (cell.numerator, cell.denominator) if v is not None] or [cell.value]
-        small = any(v is not None and 0 < v < threshold for v in counts)
-        hidden.append(
-            replace(
-                cell,
-                value=None,
-                numerator=None,
-                denominator=None,
-                achievement=None,
-                status="suppressed",
-                suppressed=True,
-            )
-            if small
-            else cell
-        )
-    return hidden
+    return [_hidden(cell) if is_small(cell, threshold) else cell for cell in cells]

@@ -1,7 +1,8 @@
 """Indicator values for reports, dashboards and API consumers: by period and disaggregation, JSON or CSV.
 
 Partner tokens see only their own organisation's cells; partner and viewer tokens never see a count of fewer
-people than the suppression threshold.
+people than the suppression threshold, nor a cell they could recompute by subtraction from others they can fetch
+(`analysis.values`: primary and secondary suppression, one mask per indicator for every response).
 """
 
 import csv
@@ -16,11 +17,12 @@ from pydantic import BaseModel
 from analysis.itt import IttLine, tracking_table
 from analysis.values import (
     PARTNER_DIMENSION,
+    SUPPRESSED_ROLES,
     CellValue,
+    Suppression,
     ValuesProblem,
-    cell_values,
     periods_between,
-    suppress_small_counts,
+    published_cells,
 )
 from api.auth import Forbidden, PrincipalDep
 from api.deps import Limit, Offset, SessionDep, SettingsDep
@@ -74,12 +76,17 @@ def get_values(
     programme = catalogue.programme
     try:
         periods = periods_between(from_ or programme.first_period, to or programme.last_period, lop=lop)
-        cells = cell_values(session, indicator, periods=periods, by=dims, where=where)
+        items = published_cells(
+            session,
+            indicator,
+            periods=periods,
+            by=dims,
+            where=where,
+            role=principal.role,
+            threshold=settings.suppression_threshold,
+        )
     except ValuesProblem as problem:
         raise BadValuesRequest(str(problem)) from None
-    if principal.role in ("partner", "viewer"):
-        cells = suppress_small_counts(indicator, cells, settings.suppression_threshold)
-    items = list(cells)
     if format == "csv":
         return Response(
             _csv(items, dims),
@@ -121,15 +128,14 @@ def get_itt(
     where = (
         {PARTNER_DIMENSION: principal.organisation} if principal.role == "partner" and principal.organisation else None
     )
-    hide = principal.role in ("partner", "viewer")
     itt = tracking_table(
         session,
         catalogue,
         period,
         where=where,
         include=(lambda i: PARTNER_DIMENSION in i.disaggregations) if where else (lambda _i: True),
-        post=(lambda i, cells: suppress_small_counts(i, cells, settings.suppression_threshold))
-        if hide
+        post=Suppression(session, settings.suppression_threshold)
+        if principal.role in SUPPRESSED_ROLES
         else (lambda _i, cells: cells),
     )
     return IttOut(period=period, items=itt.lines, total=len(itt.lines))
