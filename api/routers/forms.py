@@ -19,14 +19,15 @@ from xlsforms.xlsx import xlsx_bytes
 router = APIRouter(tags=["forms"], responses=ERROR_RESPONSES)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-_BUILDS: "OrderedDict[tuple[int, str], tuple[Catalogue, BuiltForm]]" = OrderedDict()
-"""Forms built from a catalogue load; derived data keyed by the load, so every replica computes the same."""
+_BUILDS: "OrderedDict[tuple[str, str], tuple[Catalogue, BuiltForm]]" = OrderedDict()
+"""Forms built from a catalogue; derived data keyed by the loaded content's hash (not the load's id, which another
+database may give to another catalogue), so every replica computes the same."""
 
 
 def _built(session: Session, form_id: str) -> tuple[Catalogue, BuiltForm]:
     load = latest_load(session)
     catalogue = stored_catalogue(session)
-    key = (load.id if load and load.id else 0, form_id)
+    key = (load.content_hash if load else "", form_id)
     if key not in _BUILDS:
         form = next((f for f in catalogue.forms if f.id == form_id), None)
         if form is None:
