@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import add_error_handlers
-from api.routers import catalogue, forms, health, quality, submissions, sync, values
+from api.routers import catalogue, forms, health, quality, reports, submissions, sync, values
 from sera.db import make_engine
 from sera.settings import Settings, get_settings
 
@@ -40,5 +40,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(forms.router, prefix=API_PREFIX)
     app.include_router(submissions.router, prefix=API_PREFIX)
     app.include_router(sync.router, prefix=API_PREFIX)
+    app.include_router(reports.router, prefix=API_PREFIX)
     app.include_router(quality.router, prefix=API_PREFIX)
     return app

@@ -6,6 +6,7 @@ filtered and repeated on every printed page (A4 landscape, fitted to the width).
 """
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,8 @@ class Column:
     header: str
     width: float
     arabic: bool = False
+    number_format: str | None = None
+    """For the column's fractional numbers (one decimal, say); whole numbers keep `INTEGER_FORMAT`."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ def table_sheet(ws: Worksheet, columns: Sequence[Column], freeze: str = "A2") ->
     header_cells(ws, 1, columns)
     for col, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(col)].width = column.width
+    fit_height(ws, 1, [c.header for c in columns], [c.width for c in columns], bold=True)
     ws.freeze_panes = freeze
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}1"
     print_setup(ws)
@@ -121,6 +125,26 @@ def write_rows(ws: Worksheet, columns: Sequence[Column], rows: Iterable[tuple[Se
             raise ValueError(f"sheet {ws.title}: a row of {len(values)} cells for {len(columns)} columns")
         for col, (value, column) in enumerate(zip(values, columns, strict=True), start=1):
             put(ws, row_number, col, value, arabic=column.arabic, style=style)
+            if column.number_format and isinstance(value, float) and not value.is_integer():
+                ws.cell(row=row_number, column=col).number_format = column.number_format
+        fit_height(ws, row_number, values, [c.width for c in columns], bold=style.font is not None and style.font.b)
+
+
+LINE_HEIGHT = 15.0
+"""Points per line of 11-point text."""
+
+
+def fit_height(ws: Worksheet, row: int, values: Sequence[Any], widths: Sequence[float], *, bold: bool = False) -> None:
+    """Give a row the height its wrapped text needs: spreadsheet programs do not grow rows written by openpyxl,
+    so without it long labels overlap the next row (seen in LibreOffice)."""
+    lines = 1
+    for value, width in zip(values, widths, strict=False):
+        if not isinstance(value, str):
+            continue
+        per_line = max(1.0, (width - 1) * (0.85 if bold else 1.0))
+        lines = max(lines, sum(math.ceil(len(part) / per_line) or 1 for part in value.split("\n")))
+    if lines > 1:
+        ws.row_dimensions[row].height = LINE_HEIGHT * lines
 
 
 # --- text helpers ------------------------------------------------------------------------------------------------

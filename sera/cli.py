@@ -137,6 +137,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     prepare: Annotated[bool, typer.Option(help="Upgrade the schema and load the catalogue first.")] = True,
+    demo_if_empty: Annotated[
+        bool,
+        typer.Option(
+            "--demo-if-empty", help="When no submission is stored at all, add the demo data and compute values first."
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP API (uvicorn), after bringing the schema and the catalogue up to date."""
     import uvicorn
@@ -152,7 +158,30 @@ def serve(
         except (CatalogueInvalid, RevisionRequired) as error:
             raise _fail(f"the catalogue {settings.catalogue} cannot be loaded:\n{error}") from None
         log.info("catalogue loaded", extra={"versions_written": len(report.changes)})
+    if demo_if_empty:
+        _demo_if_empty(settings)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+def _demo_if_empty(settings: Settings) -> None:
+    """A newcomer's first run shows figures and a report: an empty store gets the demo data and its values."""
+    from sqlmodel import select
+
+    from analysis.compute import compute
+    from analysis.demo import generate_demo
+    from sync.tables import Submission
+
+    with _session(settings) as session:
+        if session.exec(select(Submission.id).limit(1)).first() is not None:
+            return
+        catalogue = stored_catalogue(session)
+        demo = generate_demo(session, catalogue)
+        session.flush()
+        compute(session, catalogue, person_key_secret=settings.person_key_secret.get_secret_value())
+    log.info(
+        "no submission was stored: demo data added (`sera demo clear` removes it)",
+        extra={"submissions": demo.submissions},
+    )
 
 
 # --- connections and sync ----------------------------------------------------------------------------------
@@ -502,6 +531,78 @@ def indicators_compute(
         f"{cells.deleted} removed); {report.submissions} submissions read, {len(report.recomputed)} indicators "
         f"recomputed in {report.seconds:.2f} s"
     )
+
+
+# --- reports -------------------------------------------------------------------------------------------------
+
+report_app = typer.Typer(help="Reports for the donors and the partners.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("quarterly")
+def report_quarterly(
+    period: Annotated[str, typer.Argument(help="The quarter, e.g. 2026Q3.")],
+    out: Annotated[Path, typer.Option("--out", help="The XLSX file to write.")],
+    draft: Annotated[
+        bool, typer.Option("--draft", help="Today's figures, not issued (any quarter, even one not over).")
+    ] = False,
+    reissue: Annotated[
+        bool, typer.Option("--reissue", help="Issue a corrected edition with today's figures and restatements.")
+    ] = False,
+    issue: Annotated[int | None, typer.Option(min=1, help="Write this earlier edition instead of the latest.")] = None,
+    partner: Annotated[str | None, typer.Option(help="Only this partner's copy (its sheet and findings).")] = None,
+) -> None:
+    """Write the quarterly report: issued (frozen) the first time, the same figures every time after that.
+
+    The first run for a quarter that has ended issues the report: its figures are stored and later runs write
+    them as they were, with any change since shown as restatements in the next reports. `--reissue` makes a
+    corrected edition; `--draft` writes today's figures without issuing anything.
+    """
+    from analysis.report.issues import (
+        ReportProblem,
+        draft_quarterly,
+        find_issue,
+        issue_quarterly,
+        issued_content,
+    )
+    from analysis.report.workbook import report_xlsx
+    from sera.progress import progress
+
+    settings = _settings()
+    if sum([draft, reissue, issue is not None]) > 1:
+        raise _fail("use one of --draft, --reissue and --issue")
+    catalogue = _stored_catalogue(settings)
+    try:
+        with progress() as report, _session(settings) as session:
+            report(period, "reading figures and data quality findings")
+            threshold = settings.suppression_threshold
+            if draft:
+                content = draft_quarterly(session, catalogue, period, threshold=threshold)
+                message = f"{period}: draft written (not issued)"
+            else:
+                found = None if reissue else find_issue(session, period, issue)
+                if found is None and issue is not None:
+                    raise _fail(f"{period} has no edition {issue}")
+                if found is None:
+                    found = issue_quarterly(session, catalogue, period, threshold=threshold, issued_by="cli")
+                    message = f"{period}: issued as edition {found.number}; {found.restatements} restatement(s)"
+                else:
+                    message = (
+                        f"{period}: edition {found.number} issued on {found.issued_at:%Y-%m-%d %H:%M} UTC, as issued "
+                        "(`--reissue` makes a corrected edition, `--draft` shows today's figures)"
+                    )
+                content = issued_content(found)
+            if partner is not None:
+                if partner not in {p.code for p in content.partners}:
+                    raise _fail(f"no partner '{partner}' in this report")
+                content = content.for_partner(partner)
+            report(period, "writing the workbook")
+            data = report_xlsx(content)
+    except ReportProblem as problem:
+        raise _fail(f"{problem} (`--draft` writes today's figures without issuing)") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    typer.echo(f"{message}: {out}")
 
 
 # --- demo --------------------------------------------------------------------------------------------------

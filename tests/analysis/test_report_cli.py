@@ -1,0 +1,80 @@
+"""`sera report quarterly`: issue once, then the same edition every time; drafts; partner copies; clear refusals."""
+
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from analysis.compute import compute
+from analysis.demo import generate_demo
+from analysis.report.workbook import SHEET_ITT, partner_sheet_title
+from analysis.tables import IndicatorValue
+from catalogue.store import load_catalogue, stored_catalogue
+from catalogue.validation import read_catalogue
+from sera.cli import _demo_if_empty
+from sera.cli import app as cli
+from sera.settings import DEFAULT_CATALOGUE, Settings, get_settings
+from sync.tables import Submission
+
+
+@pytest.fixture
+def sera(database_url: str, session: Session, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    load_catalogue(session, read_catalogue(Path(DEFAULT_CATALOGUE)), "prim2")
+    session.commit()
+    generate_demo(session, stored_catalogue(session), submissions=300, seed=3)
+    session.commit()
+    compute(session, stored_catalogue(session), full=True, person_key_secret="cli-secret")
+    session.commit()
+    monkeypatch.setenv("SERA_DATABASE_URL", database_url)
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(cli, ["report", "quarterly", *args])
+        finally:
+            get_settings.cache_clear()
+
+    return run
+
+
+def test_issue_then_the_same_edition(sera, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = sera("2026Q3", "--out", str(tmp_path / "q3.xlsx"))
+    assert first.exit_code == 0, first.output
+    assert first.stdout.startswith("2026Q3: issued as edition 1; 0 restatement(s)")
+    again = sera("2026Q3", "--out", str(tmp_path / "again.xlsx"))
+    assert again.exit_code == 0 and "edition 1 issued on" in again.stdout
+    rows = [list(load_workbook(tmp_path / name)[SHEET_ITT].values) for name in ("q3.xlsx", "again.xlsx")]
+    assert rows[0] == rows[1]
+    copy = sera("2026Q3", "--out", str(tmp_path / "sm01.xlsx"), "--partner", "SM-01")
+    assert copy.exit_code == 0
+    assert partner_sheet_title("SM-01") in load_workbook(tmp_path / "sm01.xlsx").sheetnames
+    assert SHEET_ITT not in load_workbook(tmp_path / "sm01.xlsx").sheetnames
+
+
+def test_drafts_and_refusals(sera, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    future = sera("2028Q2", "--out", str(tmp_path / "x.xlsx"))
+    assert future.exit_code == 1 and "can be issued from the day after" in future.output and "--draft" in future.output
+    assert not (tmp_path / "x.xlsx").exists()
+    draft = sera("2028Q2", "--out", str(tmp_path / "draft.xlsx"), "--draft")
+    assert draft.exit_code == 0 and draft.stdout.startswith("2028Q2: draft written (not issued)")
+    summary = load_workbook(tmp_path / "draft.xlsx")["Synthèse"]
+    assert any("PROJET" in str(cell) for row in summary.values for cell in row if cell)
+    assert sera("2026Q3", "--out", str(tmp_path / "y.xlsx"), "--issue", "2").exit_code == 1
+    assert "use one of" in sera("2026Q3", "--out", str(tmp_path / "z.xlsx"), "--draft", "--reissue").output
+    unknown = sera("2026Q3", "--out", str(tmp_path / "p.xlsx"), "--draft", "--partner", "XX-99")
+    assert unknown.exit_code == 1 and "no partner 'XX-99'" in unknown.output
+
+
+def test_serve_fills_only_an_empty_store_with_the_demo(database_url: str, session: Session) -> None:
+    load_catalogue(session, read_catalogue(Path(DEFAULT_CATALOGUE)), "prim2")
+    session.commit()
+    settings = Settings(database_url=database_url, person_key_secret="serve-secret")
+    _demo_if_empty(settings)
+    stored = session.exec(select(func.count()).select_from(Submission)).one()
+    assert stored == 3000
+    assert session.exec(select(func.count()).select_from(IndicatorValue)).one() > 1000
+    _demo_if_empty(settings)
+    assert session.exec(select(func.count()).select_from(Submission)).one() == stored
