@@ -18,7 +18,6 @@ from analysis.report.content import (
     PROGRAMME,
     DisaggregationRow,
     Figure,
-    FindingRow,
     IttRow,
     Partner,
     ReportContent,
@@ -103,21 +102,7 @@ def build_content(
         itt=itt,
         disaggregations=reader.disaggregations(),
         series=reader.series(),
-        findings=[finding_row(f) for f in findings],
-    )
-
-
-def finding_row(finding: Finding) -> FindingRow:
-    return FindingRow(
-        check=finding.check,
-        severity=finding.severity,
-        period=finding.period,
-        form_id=finding.form_id,
-        partner=finding.partner,
-        subject=finding.subject,
-        message=finding.message,
-        submissions=list(finding.submissions),
-        value=finding.value,
+        findings=list(findings),
     )
 
 

@@ -10,6 +10,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict
 
+from analysis.quality import Finding
 from catalogue.model import Text
 
 PROGRAMME = "programme"
@@ -86,20 +87,6 @@ class SeriesPoint(BaseModel):
     target: float | None = None
 
 
-class FindingRow(BaseModel):
-    """A data quality finding as reported (see `analysis.quality`)."""
-
-    check: str
-    severity: str
-    period: str
-    form_id: str | None = None
-    partner: str | None = None
-    subject: str
-    message: Text
-    submissions: list[str] = []
-    value: float | None = None
-
-
 class Restatement(BaseModel):
     """A figure of an issued report that the values of today no longer give."""
 
@@ -139,7 +126,7 @@ class ReportContent(BaseModel):
     itt: list[IttRow] = []
     disaggregations: list[DisaggregationRow] = []
     series: list[SeriesPoint] = []
-    findings: list[FindingRow] = []
+    findings: list[Finding] = []
     restatements: list[Restatement] = []
     scope: str = PROGRAMME
     """`programme` for the whole report, a partner's code for its copy."""

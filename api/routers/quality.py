@@ -14,7 +14,6 @@ from analysis.quality import CHECKS, SEVERITIES, Finding, quality_findings, qual
 from api.auth import Forbidden, PrincipalDep
 from api.deps import Limit, Offset, SessionDep
 from api.errors import ERROR_RESPONSES
-from catalogue.model import Text
 from catalogue.store import stored_catalogue
 
 router = APIRouter(tags=["data quality"], responses=ERROR_RESPONSES)
@@ -32,33 +31,6 @@ Severity = Literal["error", "warning", "info"]
 assert set(get_args(Check)) == set(CHECKS) and set(get_args(Severity)) == set(SEVERITIES)
 
 
-class FindingOut(BaseModel):
-    check: str
-    severity: str
-    period: str
-    form_id: str | None
-    partner: str | None
-    subject: str
-    message: Text
-    submissions: list[str]
-    """Server ids (Kobo `_id`, ODK `__id`) of the submissions concerned."""
-    value: float | None
-
-    @classmethod
-    def of(cls, finding: Finding) -> "FindingOut":
-        return cls(
-            check=finding.check,
-            severity=finding.severity,
-            period=finding.period,
-            form_id=finding.form_id,
-            partner=finding.partner,
-            subject=finding.subject,
-            message=finding.message,
-            submissions=list(finding.submissions),
-            value=finding.value,
-        )
-
-
 class CheckCount(BaseModel):
     check: str
     error: int
@@ -71,7 +43,7 @@ class QualityPage(BaseModel):
     """A page of findings, their total, and counts per check for dashboards."""
 
     period: str
-    items: list[FindingOut]
+    items: list[Finding]
     total: int
     summary: list[CheckCount]
     """Every check in display order with its findings per severity, over the findings that match `form` and
@@ -110,7 +82,7 @@ def get_data_quality(
     ]
     return QualityPage(
         period=period,
-        items=[FindingOut.of(f) for f in selected[offset : offset + limit]],
+        items=selected[offset : offset + limit],
         total=len(selected),
         summary=[CheckCount(check=c, **counts, total=sum(counts.values())) for c, counts in summary.items()],
     )
