@@ -1,18 +1,20 @@
 """Computing indicator values: full, or incremental from what changed since the last run.
 
-`compute(session, catalogue)` refreshes the facts of submissions changed after the watermark and recomputes
-only the (indicator, period) cells their old and new rows touch, with the later quarters and LOP that depend
-on them. `compute(..., full=True)` rebuilds every fact and every value; it must give the same numbers, which a
-property test checks. A run whose catalogue, engine version or person-key secret differs from the previous
-run's is full whatever was asked, since every fact may have changed.
+`compute(session, catalogue)` refreshes the facts of submissions changed after the watermark and changes only
+the cells their old and new input rows touch, by what those rows add or remove (`analysis.aggregate`): the
+cost follows the change (its rows, the rows of the people it concerns, the cells it lies in), not the number
+of submissions. `compute(..., full=True)` rebuilds every fact and every value; it must give the same numbers,
+which a property test checks. A run whose catalogue, engine version or person-key secret differs from the
+previous run's is full whatever was asked, since every fact may have changed.
 
 The watermark is the run's start time minus `overlap`: a sync transaction that stamped `changed_at` before our
 start but committed after it is read again next time (re-reading is harmless: an unchanged submission touches
 no cell).
 
 Memory stays flat as data grows: submissions are read in keyset pages of `batch` rows and their facts and
-inputs written per page; values are aggregated in SQL (`analysis.queries`), one indicator at a time, so
-Python holds one page of submissions or one indicator's cells, never all rows.
+inputs written per page; a full run aggregates values in SQL (`analysis.queries`), one indicator at a time, and
+an incremental one applies each page's changes before reading the next, so Python holds one page of
+submissions or one indicator's cells, never all rows.
 
 Nothing here commits: the caller owns the transaction, so readers see the old values or the new ones, never
 half a run. On PostgreSQL the state row is locked, so two runs do not interleave.
@@ -23,24 +25,37 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from analysis.aggregate import grouping_cells
-from analysis.cells import CellChanges, drop_stale, write_cells
+from analysis.aggregate import Change, FullCells, change_deltas, latest_deltas, unit_sides
+from analysis.cells import (
+    CellChanges,
+    apply_deltas,
+    drop_stale,
+    move_last_quarter,
+    read_cells,
+    stored_last_quarter,
+    stored_rows,
+    write_cells,
+)
 from analysis.engine import Engine
 from analysis.identity import resolve_secret, secret_fingerprint
 from analysis.measures import IndicatorPlan, grouping_name, groupings
-from analysis.queries import Fetcher, last_quarter
-from analysis.refresh import Touched, rebuild_all, refresh_changed
-from analysis.tables import ComputeState, IndicatorValue
-from catalogue.model import LIFE_OF_PROGRAMME, Catalogue, TimeAggregation
+from analysis.queries import Fetcher, last_quarter, unit_rows
+from analysis.refresh import rebuild_all, refresh_changed
+from analysis.tables import ComputeState
+from catalogue.model import Catalogue, TimeAggregation
 from catalogue.tables import utcnow
 
 log = logging.getLogger("sera.analysis")
 
 DEFAULT_OVERLAP = dt.timedelta(minutes=5)
+RECOMPUTE_SHARE = 0.05
+RECOMPUTE_FLOOR = 1_000
+"""An indicator whose changed input rows in one run pass both RECOMPUTE_FLOOR and RECOMPUTE_SHARE of its rows is
+recomputed from all its rows instead: a change that large (a first sync into a store computed while empty, a mass
+edit) costs less as one pass of the aggregate queries (some 15 µs a row) than row by row (some 300 µs a row)."""
 
 
 @dataclass
@@ -51,7 +66,7 @@ class ComputeReport:
     submissions: int = 0
     cells: CellChanges = field(default_factory=CellChanges)
     recomputed: dict[str, list[str]] = field(default_factory=dict)
-    """Indicator → the periods recomputed."""
+    """Indicator → the periods whose cells were recomputed or changed by the run."""
     seconds: float = 0.0
 
     @property
@@ -73,18 +88,46 @@ def _state(session: Session) -> ComputeState:
     return state
 
 
-def recompute_indicator(session: Session, engine: Engine, plan: IndicatorPlan, periods: set[str]) -> CellChanges:
-    """Recompute and store every grouping's cells of one indicator for these periods."""
+def recompute_indicator(session: Session, engine: Engine, plan: IndicatorPlan) -> CellChanges:
+    """Recompute and store every cell of one indicator from all its rows (a full run)."""
     changes = CellChanges()
     all_groupings = groupings(len(plan.dims))
     fetch = Fetcher(session, plan, all_groupings)
-    last = fetch.last_quarter()
+    cells = FullCells(fetch, engine.quarters, fetch.last_quarter())
     now = utcnow()
     for grouping in all_groupings:
-        dimensions = tuple(plan.dims[i] for i in grouping)
-        cells = grouping_cells(fetch, engine.quarters, periods, grouping, last)
-        changes.add(write_cells(session, plan.code, dimensions, grouping_name(dimensions), periods, cells, now))
+        changes.add(write_cells(session, plan, grouping, cells.cells(grouping), now))
     return changes
+
+
+def apply_change(session: Session, engine: Engine, plan: IndicatorPlan, change: Change) -> tuple[CellChanges, set[str]]:
+    """Bring one indicator's stored cells in step with a change of its input rows; returns what was written and
+    the periods touched. Reads only the rows of the units the change concerns and the cells it lies in."""
+    all_groupings = groupings(len(plan.dims))
+    aggregation = plan.indicator.time_aggregation
+    now = utcnow()
+    changes = CellChanges()
+    last = None
+    if aggregation is TimeAggregation.cumulative:
+        last = last_quarter(session, plan)
+        before = stored_last_quarter(session, plan.code)
+        changes.add(move_last_quarter(session, plan.code, engine.quarters, before, last, now))
+    units = {side: unit_rows(session, plan, side, change.units(side)) for side in unit_sides(plan)}
+    deltas = change_deltas(plan, engine.quarters, all_groupings, change, units)
+    cells = {(grouping, key) for grouping, key, _period in deltas}
+    periods = {period for _grouping, _key, period in deltas}
+    if aggregation is TimeAggregation.latest:
+        reporters = change.finest_keys()
+        cells |= {(all_groupings[-1], key) for key in reporters}
+        periods |= engine.all_periods()
+        stored = read_cells(session, plan, cells, periods)
+        totals = {cell: found.totals for cell, found in stored.items()}
+        deltas |= latest_deltas(all_groupings, engine.quarters, reporters, deltas, totals)
+    else:
+        stored = read_cells(session, plan, cells, periods)
+    written, touched = apply_deltas(session, plan, deltas, stored, last, now)
+    changes.add(written)
+    return changes, touched
 
 
 def compute(
@@ -115,22 +158,35 @@ def compute(
     report = ComputeReport(mode="full" if is_full else "incremental")
     if is_full:
         report.submissions = rebuild_all(session, engine, secret, batch=batch)
-        targets: dict[str, set[str]] = {code: engine.all_periods() for code in engine.indicators}
         current = {
             code: {grouping_name(tuple(plan.dims[i] for i in g)) for g in groupings(len(plan.dims))}
             for code, plan in engine.indicators.items()
         }
         report.cells.deleted += drop_stale(session, current)
+        for code, plan in engine.indicators.items():
+            report.recomputed[code] = sorted(engine.all_periods())
+            report.cells.add(recompute_indicator(session, engine, plan))
+            log.debug("indicator computed", extra={"indicator": code})
     else:
         assert state.watermark is not None
-        report.submissions, touched = refresh_changed(session, engine, secret, state.watermark, batch=batch)
-        targets = _targets(session, engine, touched)
-    for code, periods in targets.items():
-        if not periods:
-            continue
-        report.recomputed[code] = sorted(periods)
-        report.cells.add(recompute_indicator(session, engine, engine.indicators[code], periods))
-        log.debug("indicator computed", extra={"indicator": code, "periods": len(periods)})
+        touched: dict[str, set[str]] = {}
+        changed: dict[str, int] = {}
+        limits: dict[str, float] = {}
+        for page in refresh_changed(session, engine, secret, state.watermark, batch=batch):
+            report.submissions += page.submissions
+            for code, change in page.changes.items():
+                if code not in limits:
+                    limits[code] = max(RECOMPUTE_FLOOR, RECOMPUTE_SHARE * stored_rows(session, code))
+                changed[code] = changed.get(code, 0) + len(change.removed) + len(change.added)
+                if changed[code] > limits[code]:
+                    continue  # recomputed whole below, once every page is in
+                written, periods = apply_change(session, engine, engine.indicators[code], change)
+                report.cells.add(written)
+                touched.setdefault(code, set()).update(periods)
+        for code in sorted(code for code, rows in changed.items() if rows > limits[code]):
+            report.cells.add(recompute_indicator(session, engine, engine.indicators[code]))
+            touched[code] = engine.all_periods()
+        report.recomputed = {code: sorted(periods) for code, periods in touched.items() if periods}
     state.watermark = start_time - overlap
     state.fingerprint = fingerprint
     state.last_run_at = start_time
@@ -151,31 +207,3 @@ def compute(
         },
     )
     return report
-
-
-def _stored_last_quarter(session: Session, code: str) -> str | None:
-    query = select(func.max(IndicatorValue.period)).where(
-        col(IndicatorValue.indicator) == code, col(IndicatorValue.period) != LIFE_OF_PROGRAMME
-    )
-    return session.execute(query).scalar()
-
-
-def _targets(session: Session, engine: Engine, touched: Touched) -> dict[str, set[str]]:
-    """The periods each touched indicator must be recomputed for.
-
-    Cumulative cells run from a cell's first quarter to the indicator's last quarter with data; when a change
-    moves that last quarter (a first row in a later quarter, or the last ones deleted), the quarters after the
-    earlier of the old and the new last one appear or disappear too.
-    """
-    targets: dict[str, set[str]] = {}
-    for code, quarters in touched.items():
-        plan = engine.indicators.get(code)
-        if plan is None:
-            continue
-        widened = set(quarters)
-        if plan.indicator.time_aggregation is TimeAggregation.cumulative:
-            before, after = _stored_last_quarter(session, code), last_quarter(session, plan)
-            if before and after and before != after:
-                widened |= {q for q in engine.quarters if q > min(before, after)}
-        targets[code] = engine.affected(code, widened)
-    return targets

@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from analysis.dimensions import DimensionIndex
 from analysis.facts import FormPlan
 from analysis.measures import IndicatorPlan
-from catalogue.model import LIFE_OF_PROGRAMME, Catalogue, TimeAggregation
+from catalogue.model import LIFE_OF_PROGRAMME, Catalogue
 from catalogue.periods import quarters_between
 from catalogue.store import canonical_hash
 
-ENGINE_VERSION = 1
-"""Raised when the way facts or values are computed changes, so the next run recomputes everything."""
+ENGINE_VERSION = 2
+"""Raised when the way facts or values are computed changes, so the next run recomputes everything.
+2: cells keep their totals (sums in millionths); a `latest` LOP adds up the reporters' last values."""
 
 
 @dataclass(frozen=True)
@@ -66,20 +67,6 @@ class Engine:
                 "secret": secret_fingerprint,
             }
         )
-
-    def affected(self, code: str, touched: set[str]) -> set[str]:
-        """The periods to recompute when rows of these quarters changed.
-
-        A quarter and LOP for `sum` and `latest`; for `cumulative` and `unique_people` (and gains to date) also
-        every later quarter, since each one depends on all the rows before it.
-        """
-        quarters = sorted(touched & self.periods)
-        if not quarters:
-            return set()
-        aggregation = self.indicators[code].indicator.time_aggregation
-        if aggregation in (TimeAggregation.sum, TimeAggregation.latest):
-            return {*quarters, LIFE_OF_PROGRAMME}
-        return {q for q in self.quarters if q >= quarters[0]} | {LIFE_OF_PROGRAMME}
 
     def all_periods(self) -> set[str]:
         return {*self.quarters, LIFE_OF_PROGRAMME}

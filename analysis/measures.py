@@ -37,10 +37,21 @@ class Side:
         return self.aggregation in ("distinct", "distinct_people")
 
 
+MICRO = 1_000_000
+"""Values are summed as whole millionths: integer sums are exact whatever order rows are added or removed in, so
+a total kept up to date by differences equals the one a full run sums from scratch, to the last digit."""
+
+
+def as_micros(value: float) -> int:
+    """A value as a whole number of millionths (values are stored rounded to six decimals, so this is exact)."""
+    return round(value * MICRO)
+
+
 @dataclass(frozen=True)
 class InputRow:
     """What one fact row gives one indicator (a row of `analysis_input`)."""
 
+    submission_id: int
     period: str
     row_index: int
     dims: tuple[str, ...]
@@ -49,14 +60,49 @@ class InputRow:
     b_value: float | None
     b_unit: str | None
 
+    def unit(self, side: str) -> str | None:
+        return self.a_unit if side == "a" else self.b_unit
+
 
 @dataclass(frozen=True)
 class SideTotals:
-    """A side aggregated over a set of rows: Σ values, how many values, how many distinct units."""
+    """A side aggregated over a set of rows: Σ values (in millionths), how many values, how many distinct units."""
 
-    total: float = 0.0
+    micros: int = 0
     count: int = 0
     distinct: int = 0
+
+    @property
+    def total(self) -> float:
+        return self.micros / MICRO
+
+    def plus(self, other: "SideTotals") -> "SideTotals":
+        return SideTotals(self.micros + other.micros, self.count + other.count, self.distinct + other.distinct)
+
+    def minus(self, other: "SideTotals") -> "SideTotals":
+        return SideTotals(self.micros - other.micros, self.count - other.count, self.distinct - other.distinct)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What a cell is made of: both sides over the cell's rows, and how many rows there are.
+
+    Every part is an integer that adds across rows, so a stored cell changes by the difference its changed rows
+    make. A gain keeps Σ (post − pre) of its pairs in `a.micros` and the number of pairs in `a.count`.
+    """
+
+    a: SideTotals = SideTotals()
+    b: SideTotals = SideTotals()
+    rows: int = 0
+
+    def plus(self, other: "Totals") -> "Totals":
+        return Totals(self.a.plus(other.a), self.b.plus(other.b), self.rows + other.rows)
+
+    def minus(self, other: "Totals") -> "Totals":
+        return Totals(self.a.minus(other.a), self.b.minus(other.b), self.rows - other.rows)
+
+
+ZERO = Totals()
 
 
 def numeric(value: Any, scale: Mapping[str, int]) -> float | None:
@@ -116,6 +162,11 @@ def grouping_name(dimensions: tuple[str, ...]) -> str:
 def dims_key(dims: Mapping[str, str]) -> str:
     """`region=02;sex=female`: a cell's values, in the format of disaggregated targets' `split`."""
     return split_key(dict(dims))
+
+
+def _six(value: float | None) -> float | None:
+    """Six decimals are kept, so that every value is a whole number of millionths (see `MICRO`)."""
+    return None if value is None else round(value, 6) + 0.0
 
 
 def _parsed(source: str | None) -> Expr | None:
@@ -221,7 +272,7 @@ class IndicatorPlan:
             if a_value is None and a_unit is None and b_value is None and b_unit is None:
                 return None
         dims = tuple(fact.dims.get(dim, "unknown") for dim in self.dims)
-        return InputRow(fact.period, fact.row_index, dims, a_value, a_unit, b_value, b_unit)
+        return InputRow(submission_id, fact.period, fact.row_index, dims, _six(a_value), a_unit, _six(b_value), b_unit)
 
     def side_value(self, side: Side, totals: SideTotals) -> float | None:
         if side.counts_units:
@@ -230,12 +281,18 @@ class IndicatorPlan:
             return totals.total / totals.count if totals.count else None
         return totals.total
 
-    def finish(self, a: SideTotals, b: SideTotals) -> tuple[float | None, float | None, float | None]:
-        """(value, numerator, denominator) of a cell from its side totals.
+    def finish(self, totals: Totals) -> tuple[float | None, float | None, float | None]:
+        """(value, numerator, denominator) of a cell from its totals.
 
         A ratio is factor·Σnum/Σden over the cell's rows, never a mean of sub-ratios; with Σden = 0 it has no
-        value. A mean keeps its sum and count so that it can be checked and recombined.
+        value. A mean keeps its sum and count so that it can be checked and recombined; so does a gain (Σ of the
+        pairs' gains, number of pairs), which has no value without a pair.
         """
+        a, b = totals.a, totals.b
+        if self.kind == "gain":
+            if not a.count:
+                return None, 0.0, 0.0
+            return a.total / a.count, a.total, float(a.count)
         if self.kind == "ratio" and self.b is not None:
             numerator = self.side_value(self.a, a)
             denominator = self.side_value(self.b, b)

@@ -1,6 +1,7 @@
-"""The aggregate queries over `analysis_input`, for every grouping of one indicator.
+"""The queries over `analysis_input`: aggregates for every grouping of one indicator (a full run), and the rows of
+the units a change touches (an incremental run).
 
-Each query kind (totals per quarter, totals over all rows, units first seen per quarter) is run once for all
+Each aggregate kind (totals per quarter, totals over all rows, units first seen per quarter) is run once for all
 the indicator's groupings. On PostgreSQL that is a single statement with GROUPING SETS, so the indicator's
 rows are scanned once rather than once per grouping (23 times for a six-way disaggregation); elsewhere
 (SQLite, small databases) it is one plain GROUP BY per grouping. Both give the same rows: the property tests
@@ -9,14 +10,13 @@ cells, never its rows.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, distinct, func, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, cast, distinct, func, literal, select, tuple_
 from sqlmodel import Session, col
 
-from analysis.measures import IndicatorPlan, SideTotals
+from analysis.measures import MICRO, IndicatorPlan, InputRow, SideTotals, Totals
 from analysis.tables import IndicatorInput
 
 Key = tuple[str, ...]
@@ -24,30 +24,20 @@ Grouping = tuple[int, ...]
 DIM_COLUMNS = tuple(col(getattr(IndicatorInput, f"d{i}")) for i in range(1, 9))
 """`d1` … `d8`: the indicator's disaggregations, in catalogue order."""
 UNITS = {"a": col(IndicatorInput.a_unit), "b": col(IndicatorInput.b_unit)}
+CHUNK = 500
+"""Units per IN list when reading the rows of the units a change touches."""
 
 
-@dataclass
-class Totals:
-    """Both sides of a cell's rows, and how many rows there are."""
-
-    a: SideTotals = field(default_factory=SideTotals)
-    b: SideTotals = field(default_factory=SideTotals)
-    rows: int = 0
-
-    def plus(self, other: "Totals") -> "Totals":
-        """Running totals: values add; distinct counts are set by the caller from first-seen counts."""
-        return Totals(
-            SideTotals(self.a.total + other.a.total, self.a.count + other.a.count, self.a.distinct),
-            SideTotals(self.b.total + other.b.total, self.b.count + other.b.count, self.b.distinct),
-            self.rows + other.rows,
-        )
+def _micros_sum(column: Any) -> Any:
+    """Σ of a value column in whole millionths: an exact integer sum on both databases (see `MICRO`)."""
+    return func.sum(cast(func.round(column * MICRO), BigInteger))
 
 
 def _totals(row: Any) -> Totals:
     a_sum, a_count, a_distinct, b_sum, b_count, b_distinct, rows = row
     return Totals(
-        SideTotals(float(a_sum or 0.0), int(a_count), int(a_distinct or 0)),
-        SideTotals(float(b_sum or 0.0), int(b_count), int(b_distinct or 0)),
+        SideTotals(int(a_sum or 0), int(a_count), int(a_distinct or 0)),
+        SideTotals(int(b_sum or 0), int(b_count), int(b_distinct or 0)),
         int(rows),
     )
 
@@ -65,24 +55,19 @@ class Fetcher:
 
     # -- building blocks --------------------------------------------------------------------------------
 
-    def where(self, periods: Iterable[str] | None = None, upto: str | None = None) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = [col(IndicatorInput.indicator) == self.plan.code]
-        if periods is not None:
-            clauses.append(col(IndicatorInput.period).in_(sorted(periods)))
-        if upto is not None:
-            clauses.append(col(IndicatorInput.period) <= upto)
-        return clauses
+    def where(self) -> list[ColumnElement[bool]]:
+        return [col(IndicatorInput.indicator) == self.plan.code]
 
     def _aggregates(self) -> list[Any]:
         plan = self.plan
-        a_distinct = func.count(distinct(UNITS["a"])) if plan.a.counts_units else func.count(None)
+        a_distinct = func.count(distinct(UNITS["a"])) if plan.a.counts_units else literal(0)
         b_counts = plan.b is not None and plan.b.counts_units
-        b_distinct = func.count(distinct(UNITS["b"])) if b_counts else func.count(None)
+        b_distinct = func.count(distinct(UNITS["b"])) if b_counts else literal(0)
         return [
-            func.sum(IndicatorInput.a_value),
+            _micros_sum(IndicatorInput.a_value),
             func.count(IndicatorInput.a_value),
             a_distinct,
-            func.sum(IndicatorInput.b_value),
+            _micros_sum(IndicatorInput.b_value),
             func.count(IndicatorInput.b_value),
             b_distinct,
             func.count(),
@@ -128,20 +113,17 @@ class Fetcher:
 
     # -- the three query kinds ---------------------------------------------------------------------------
 
-    def own(
-        self, grouping: Grouping, *, periods: Iterable[str] | None = None, upto: str | None = None
-    ) -> dict[Key, dict[str, Totals]]:
+    def own(self, grouping: Grouping) -> dict[Key, dict[str, Totals]]:
         """Each cell's totals per quarter, over that quarter's rows."""
-        chosen = None if periods is None else tuple(sorted(periods))
 
         def build() -> dict[Grouping, dict[Key, dict[str, Totals]]]:
             out: dict[Grouping, dict[Key, dict[str, Totals]]] = defaultdict(lambda: defaultdict(dict))
             head = [col(IndicatorInput.period)]
-            for g, key, (period,), tail in self._grouped(head, self._aggregates(), self.where(chosen, upto)):
+            for g, key, (period,), tail in self._grouped(head, self._aggregates(), self.where()):
                 out[g][key][period] = _totals(tail)
             return out
 
-        return self._cached(("own", chosen, upto), grouping, build)
+        return self._cached(("own",), grouping, build)
 
     def all(self, grouping: Grouping) -> dict[Key, Totals]:
         """Each cell's totals over all the programme's rows."""
@@ -156,20 +138,19 @@ class Fetcher:
 
         return self._cached(("all",), grouping, build)
 
-    def first(self, grouping: Grouping, side: str, *, upto: str | None) -> dict[Key, dict[str, int]]:
-        """How many units each cell sees for the first time in each quarter (first sightings after `upto` are
-        not counted): the quarter of a unit is MIN(period) over the cell's rows."""
+    def first(self, grouping: Grouping, side: str) -> dict[Key, dict[str, int]]:
+        """How many units each cell sees for the first time in each quarter: MIN(period) over the cell's rows."""
 
         def build() -> dict[Grouping, dict[Key, dict[str, int]]]:
             out: dict[Grouping, dict[Key, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-            for g, key, first, count in self._first_rows(UNITS[side], upto):
+            for g, key, first, count in self._first_rows(UNITS[side]):
                 out[g][key][first] = count
             return out
 
-        return self._cached(("first", side, upto), grouping, build)
+        return self._cached(("first", side), grouping, build)
 
-    def _first_rows(self, unit: Any, upto: str | None) -> Iterator[tuple[Grouping, Key, str, int]]:
-        where = [*self.where(upto=upto), unit.is_not(None)]
+    def _first_rows(self, unit: Any) -> Iterator[tuple[Grouping, Key, str, int]]:
+        where = [*self.where(), unit.is_not(None)]
         first = func.min(IndicatorInput.period).label("first")
         if self.sets:
             columns = list(DIM_COLUMNS[: self.width])
@@ -201,18 +182,51 @@ class Fetcher:
         """The latest quarter in which the indicator has any row: cumulative cells are stored up to it."""
         return last_quarter(self.session, self.plan)
 
-    def gain_rows(self, grouping: Grouping) -> Iterator[Any]:
-        """(dims…, pairing unit, period, pre, post) rows of one grouping, ordered by cell and unit, streamed."""
-        columns = [DIM_COLUMNS[i] for i in grouping]
+    def gain_rows(self) -> Iterator[InputRow]:
+        """Every row of the indicator, ordered by pairing unit (a person), streamed."""
         query = (
-            select(
-                *columns, IndicatorInput.a_unit, IndicatorInput.period, IndicatorInput.a_value, IndicatorInput.b_value
-            )
+            select(*_row_columns(self.plan))
             .where(*self.where())
-            .order_by(*columns, IndicatorInput.a_unit, IndicatorInput.period)
+            .order_by(IndicatorInput.a_unit)
             .execution_options(yield_per=2000)
         )
-        yield from self.session.execute(query)
+        for row in self.session.execute(query):
+            yield _input_row(row, self.width)
+
+
+def _row_columns(plan: IndicatorPlan) -> list[Any]:
+    return [
+        col(IndicatorInput.submission_id),
+        col(IndicatorInput.period),
+        col(IndicatorInput.row_index),
+        *DIM_COLUMNS[: len(plan.dims)],
+        col(IndicatorInput.a_value),
+        col(IndicatorInput.a_unit),
+        col(IndicatorInput.b_value),
+        col(IndicatorInput.b_unit),
+    ]
+
+
+def _input_row(row: Any, width: int) -> InputRow:
+    submission_id, period, row_index, *rest = row
+    a_value, a_unit, b_value, b_unit = rest[width:]
+    return InputRow(submission_id, period, row_index, tuple(rest[:width]), a_value, a_unit, b_value, b_unit)
+
+
+def unit_rows(session: Session, plan: IndicatorPlan, side: str, units: Collection[str]) -> dict[str, list[InputRow]]:
+    """Every input row of these units (on one side) of one indicator: a handful per person, found by index."""
+    found: dict[str, list[InputRow]] = defaultdict(list)
+    ordered = sorted(units)
+    for start in range(0, len(ordered), CHUNK):
+        query = select(*_row_columns(plan)).where(
+            col(IndicatorInput.indicator) == plan.code, UNITS[side].in_(ordered[start : start + CHUNK])
+        )
+        for row in session.execute(query):
+            input_row = _input_row(row, len(plan.dims))
+            unit = input_row.unit(side)
+            assert unit is not None
+            found[unit].append(input_row)
+    return found
 
 
 def last_quarter(session: Session, plan: IndicatorPlan) -> str | None:

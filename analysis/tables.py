@@ -10,7 +10,7 @@ JSON path or filter language to translate; they are rebuilt with the facts of th
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Index, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from catalogue.tables import UtcDateTime, utcnow
@@ -55,7 +55,13 @@ class IndicatorInput(SQLModel, table=True):
     """
 
     __tablename__ = "analysis_input"
-    __table_args__ = (Index("ix_analysis_input_indicator_period", "indicator", "period"),)
+    __table_args__ = (
+        Index("ix_analysis_input_indicator_period", "indicator", "period"),
+        Index("ix_analysis_input_a_unit", "indicator", "a_unit"),
+        Index("ix_analysis_input_b_unit", "indicator", "b_unit"),
+    )
+    """The unit indexes find every row of the few people (or other units) a change touches: an incremental run
+    recounts distinct units and pairs gains from those rows alone."""
 
     id: int | None = Field(default=None, primary_key=True)
     indicator: str = Field(max_length=64)
@@ -83,6 +89,11 @@ class IndicatorValue(SQLModel, table=True):
     values (`region=02;sex=female`). Ratios keep numerator and denominator, means and gains their sum and
     count, so that nothing downstream ever averages percentages. `n` is the number of input rows behind the
     value. `computed_at` is when the cell last changed.
+
+    `a_micros` … `b_units` are the cell's totals (`analysis.measures.Totals`): Σ values in millionths, how many
+    values, how many distinct units, per side (a gain: Σ gains and pairs in side a). They are integers that add
+    across rows, so an incremental run changes a cell by what its changed rows add or remove, never by
+    re-reading all of them.
     """
 
     __tablename__ = "analysis_indicator_value"
@@ -101,6 +112,12 @@ class IndicatorValue(SQLModel, table=True):
     numerator: float | None = None
     denominator: float | None = None
     n: int = 0
+    a_micros: int = Field(default=0, sa_type=BigInteger)
+    a_count: int = 0
+    a_units: int = 0
+    b_micros: int = Field(default=0, sa_type=BigInteger)
+    b_count: int = 0
+    b_units: int = 0
     computed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 

@@ -1,14 +1,25 @@
 """Golden tests: small worlds whose every figure was computed by hand, on SQLite and PostgreSQL.
 
 Each test is one pain point of M&E tools (me-anchors §4): unique people across periods, Σnum/Σden across
-partners, cumulative vs per-period vs latest, restatements after an edit, deletions, offline submissions.
+partners, cumulative vs per-period vs latest (with several reporters), restatements after an edit, deletions,
+offline submissions.
 """
 
 import pytest
 from sqlmodel import Session
 
 from catalogue.model import Catalogue
-from tests.analysis.builders import Store, all_values, attend, report, value, values
+from tests.analysis.builders import (
+    INDICATORS,
+    Store,
+    all_values,
+    attend,
+    engine_catalogue,
+    indicator,
+    report,
+    value,
+    values,
+)
 from tests.analysis.conftest import run
 
 LOP = "LOP"
@@ -48,8 +59,10 @@ def test_cumulative_per_period_and_latest(session: Session, catalogue: Catalogue
     per_period = {period: cell[0] for (period, dims), cell in values(session, "CONTACTS").items() if not dims}
     assert per_period == {"2026Q1": 3, "2026Q3": 2, LOP: 5}
     latest = {period: cell[0] for (period, dims), cell in values(session, "CONTACTS_LATEST").items() if not dims}
-    assert latest == {"2026Q1": 3, "2026Q3": 2, LOP: 2}
+    # A stock: each reporter (here each sex) counts with its own latest quarter, women Q3 (2), men Q1 (2).
+    assert latest == {"2026Q1": 3, "2026Q3": 2, LOP: 4}
     assert value(session, "CONTACTS_LATEST", LOP, "sex=male") == 2  # the men's latest quarter is Q1
+    assert value(session, "CONTACTS_LATEST", LOP, "sex=female") == 2
 
 
 def test_percentages_are_sums_of_numerators_over_sums_of_denominators(
@@ -66,7 +79,7 @@ def test_percentages_are_sums_of_numerators_over_sums_of_denominators(
     assert value(session, "EXEC", LOP) == pytest.approx(100 * 31 / 42)
 
 
-def test_latest_takes_each_cells_latest_quarter_and_sum_takes_all_rows(
+def test_latest_sums_each_reporters_last_value_and_sum_takes_all_rows(
     session: Session, catalogue: Catalogue, store: Store
 ) -> None:
     report(store, "P1", "2026-03-31", planned=2, executed=1)
@@ -74,11 +87,59 @@ def test_latest_takes_each_cells_latest_quarter_and_sum_takes_all_rows(
     report(store, "P1", "2026-06-30", planned=5, executed=3)
     run(session, catalogue)
     assert value(session, "EXEC_LATEST", "2026Q1") == pytest.approx(100 * 31 / 42)
-    assert value(session, "EXEC_LATEST", "2026Q2") == 60.0
-    assert value(session, "EXEC_LATEST", LOP) == 60.0
+    assert value(session, "EXEC_LATEST", "2026Q2") == 60.0  # a quarter is its own rows
+    # P1 last reported in Q2 (3/5), P2 in Q1 (30/40): LOP is (3 + 30) / (5 + 40), not P1's Q2 alone.
+    assert values(session, "EXEC_LATEST", LOP)[(LOP, "")][1:3] == (33.0, 45.0)
+    assert value(session, "EXEC_LATEST", LOP) == pytest.approx(100 * 33 / 45)
     assert value(session, "EXEC_LATEST", LOP, "partner=P1") == 60.0
     assert value(session, "EXEC_LATEST", LOP, "partner=P2") == 75.0
     assert value(session, "EXEC", LOP) == pytest.approx(100 * 34 / 47)
+
+
+def test_latest_with_several_reporters_per_cell(session: Session) -> None:
+    """R1-2's shape: a ratio of sums, disaggregated by region and partner; a reporter is a (region, partner)."""
+    reporters = indicator(
+        "LEADERS",
+        "report",
+        {
+            "aggregation": "ratio",
+            "numerator": {"aggregation": "sum", "question": "executed"},
+            "denominator": {"aggregation": "sum", "question": "planned"},
+        },
+        "latest",
+        ["region", "partner"],
+        measure_type="percentage",
+    )
+    catalogue = engine_catalogue([*INDICATORS, reporters])
+    store = Store(session, catalogue)
+
+    def put(region: str, partner: str, day: str, planned: float, executed: float) -> None:
+        answers = {"report_date": day, "partner": partner, "region": region, "planned": planned, "executed": executed}
+        store.put("report", answers)
+
+    put("02", "P1", "2026-03-31", planned=10, executed=4)
+    put("02", "P1", "2026-09-30", planned=20, executed=15)  # (02, P1) last reported in Q3
+    put("02", "P2", "2026-06-30", planned=8, executed=2)  # (02, P2) in Q2
+    put("09", "P2", "2026-03-31", planned=5, executed=5)
+    put("09", "P2", "2026-12-31", planned=4, executed=3)  # (09, P2) in Q4
+    run(session, catalogue)
+    lop = values(session, "LEADERS", LOP)
+    assert lop[(LOP, "")] == (62.5, 20.0, 32.0, 3)  # (15 + 2 + 3) / (20 + 8 + 4), not Q4's 3 / 4
+    assert lop[(LOP, "region=02")][:3] == (pytest.approx(100 * 17 / 28), 17.0, 28.0)
+    assert lop[(LOP, "region=09")][:3] == (75.0, 3.0, 4.0)
+    assert lop[(LOP, "partner=P1")][:3] == (75.0, 15.0, 20.0)
+    assert lop[(LOP, "partner=P2")][:3] == (pytest.approx(100 * 5 / 12), 5.0, 12.0)  # Q2 in 02, Q4 in 09
+    assert lop[(LOP, "partner=P2;region=02")][:3] == (25.0, 2.0, 8.0)
+    assert value(session, "LEADERS", "2026Q4") == 75.0  # quarters keep their own rows
+    assert value(session, "LEADERS", "2026Q1") == 60.0  # (4 + 5) / (10 + 5)
+    # (02, P1) reports again in Q4: it now counts with that report, the others with theirs.
+    put("02", "P1", "2026-12-31", planned=10, executed=10)
+    assert run(session, catalogue).mode == "incremental"
+    assert values(session, "LEADERS", LOP)[(LOP, "")][1:] == (15.0, 22.0, 3)
+    assert value(session, "LEADERS", LOP, "partner=P1") == 100.0
+    incremental = all_values(session)
+    assert run(session, catalogue, full=True).cells_changed == 0
+    assert all_values(session) == incremental
 
 
 def test_an_edit_after_the_quarter_restates_it(

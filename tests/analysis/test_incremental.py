@@ -1,9 +1,15 @@
-"""Incremental compute equals full compute, whatever inserts, edits and deletions came in between."""
+"""Incremental compute equals full compute, whatever inserts, edits and deletions came in between.
+
+An incremental run changes cells by what changed rows add or remove (sums and counts by the rows themselves,
+distinct counts and gains by the rows of the people concerned, a `latest` LOP by the reporters' last values),
+so the property test runs over a catalogue with every time aggregation for every kind of measure.
+"""
 
 import datetime as dt
 import os
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -14,7 +20,7 @@ from analysis.queries import Fetcher
 from analysis.tables import ComputeState, Fact, IndicatorInput, IndicatorValue
 from catalogue.model import Catalogue
 from sync.tables import Submission
-from tests.analysis.builders import SECRET, Store, all_values, attend
+from tests.analysis.builders import INDICATORS, SECRET, Store, all_values, attend, engine_catalogue, indicator
 from tests.analysis.conftest import run
 
 QUARTER_STARTS = ["2026-01-", "2026-04-", "2026-07-", "2026-10-"]
@@ -69,6 +75,44 @@ operation = st.one_of(
 batches = st.lists(st.lists(operation, min_size=1, max_size=4), min_size=2, max_size=4)
 """Changes arrive in batches, with an incremental run after each: later runs start from earlier results."""
 
+SUMS = {
+    "aggregation": "ratio",
+    "numerator": {"aggregation": "sum", "question": "executed"},
+    "denominator": {"aggregation": "sum", "question": "planned"},
+}
+GAIN = {"aggregation": "gain", "pre": "score_pre", "post": "score_post"}
+PEOPLE = {"aggregation": "distinct_people"}
+PARTNER = {"aggregation": "distinct", "question": "partner"}
+EVERY_AGGREGATION = [
+    *INDICATORS,
+    indicator(
+        "PEOPLE_WIDE", "attendance", {"aggregation": "distinct_people"}, "unique_people", ["sex", "grant", "region"]
+    ),
+    indicator(
+        "PEOPLE_CUM", "attendance", {"aggregation": "distinct_people"}, "cumulative", ["sex", "partner", "region"]
+    ),
+    indicator("PEOPLE_LATEST", "attendance", PEOPLE, "latest", ["sex", "region"]),
+    indicator("AGE_CUM", "attendance", {"aggregation": "mean", "question": "age"}, "cumulative", ["sex"]),
+    indicator("AGE_LATEST", "attendance", {"aggregation": "mean", "question": "age"}, "latest", ["sex", "region"]),
+    indicator("EXEC_CUM", "report", SUMS, "cumulative", ["region", "partner"], measure_type="percentage"),
+    indicator("EXEC_REPORTERS", "report", SUMS, "latest", ["region", "partner"], measure_type="percentage"),
+    indicator("PARTNERS_SUM", "report", PARTNER, "sum", ["region"]),
+    indicator("PARTNERS_LATEST", "report", PARTNER, "latest", ["region"]),
+    indicator(
+        "REACHED_LATEST", "report", {"aggregation": "sum", "question": "reached_count"}, "latest", ["sex", "region"]
+    ),
+    indicator("GAIN_SUM", "test", GAIN, "sum", ["sex"]),
+    indicator("GAIN_LATEST", "test", GAIN, "latest", ["sex"]),
+]
+"""The test catalogue's indicators and one more for each (time aggregation, measure kind) it lacks: unique
+people over three dimensions, distinct people to date and latest, means to date and latest, ratios of sums to
+date and by reporter, distinct answers per quarter and latest, repeat sums latest, gains per quarter and latest."""
+
+
+@pytest.fixture
+def every_aggregation(session: Session) -> Store:
+    return Store(session, engine_catalogue(EVERY_AGGREGATION))
+
 
 def _reset(session: Session) -> None:
     for table in (IndicatorValue, IndicatorInput, Fact, ComputeState, Submission):
@@ -95,8 +139,10 @@ def _apply(store: Store, live: list[tuple[str, str, str]], op: tuple[Any, ...]) 
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(changes=batches)
-def test_incremental_equals_full(session: Session, store: Store, changes: list[list[tuple[Any, ...]]]) -> None:
-    catalogue = store.catalogue
+def test_incremental_equals_full(
+    session: Session, every_aggregation: Store, changes: list[list[tuple[Any, ...]]]
+) -> None:
+    store, catalogue = every_aggregation, every_aggregation.catalogue
     _reset(session)
     compute(session, catalogue, person_key_secret=SECRET, overlap=dt.timedelta(0))
     session.commit()
@@ -110,7 +156,7 @@ def test_incremental_equals_full(session: Session, store: Store, changes: list[l
     incremental = all_values(session)
     full = run(session, catalogue, full=True)
     assert all_values(session) == incremental
-    assert full.cells_changed == 0
+    assert full.cells_changed == 0  # the cells' totals too, not only their values
 
 
 def test_only_submissions_changed_after_the_watermark_are_read(
@@ -132,6 +178,50 @@ def test_only_submissions_changed_after_the_watermark_are_read(
     nothing = compute(session, catalogue, person_key_secret=SECRET, overlap=dt.timedelta(0))
     session.commit()
     assert (nothing.submissions, nothing.cells_changed, nothing.recomputed) == (0, 0, {})
+
+
+def test_an_incremental_run_reads_only_the_change(
+    session: Session, catalogue: Catalogue, store: Store, five_contacts: dict[str, str], monkeypatch: Any
+) -> None:
+    """No aggregate over an indicator's rows: cells change by the changed rows and their people's rows alone."""
+    report_root = store.put(
+        "report", {"report_date": "2026-06-30", "partner": "P2", "region": "09", "planned": 4, "executed": 3}
+    )
+    run(session, catalogue)
+
+    def refuse(*_args: Any) -> None:
+        raise AssertionError("an incremental run aggregated an indicator's rows")
+
+    monkeypatch.setattr(Fetcher, "__init__", refuse)
+    attend(store, "Aïcha Benali", "2026-11-02", phone="06 12 34 56 78")  # someone already reached, in a new quarter
+    store.put("test", {"test_date": "2026-12-01", "full_name": "Omar Idrissi", "sex": "male", "score_post": 7})
+    store.delete("attendance", five_contacts["omar_2"])
+    store.put(
+        "report",
+        {"report_date": "2026-12-31", "partner": "P2", "region": "09", "planned": 4, "executed": 4},
+        root=report_root,
+    )
+    assert run(session, catalogue).mode == "incremental"
+    incremental = all_values(session)
+    monkeypatch.undo()
+    assert run(session, catalogue, full=True).cells_changed == 0
+    assert all_values(session) == incremental
+
+
+def test_a_large_change_recomputes_the_indicator_whole(
+    session: Session, catalogue: Catalogue, store: Store, monkeypatch: Any
+) -> None:
+    """Past a share of its rows changed, an indicator is recomputed from all its rows, with the same result."""
+    attend(store, "Ana", "2026-02-01")
+    run(session, catalogue)
+    monkeypatch.setattr("analysis.compute.RECOMPUTE_FLOOR", 2)
+    for name, day in [("Ben", "2026-05-01"), ("Chloé", "2026-08-01"), ("Ana", "2026-11-01")]:
+        attend(store, name, day)
+    second = run(session, catalogue)
+    assert second.mode == "incremental" and len(second.recomputed["CONTACTS_CUM"]) == 9  # every period
+    incremental = all_values(session)
+    assert run(session, catalogue, full=True).cells_changed == 0
+    assert all_values(session) == incremental
 
 
 def test_re_reading_an_unchanged_submission_touches_nothing(
