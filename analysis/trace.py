@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlmodel import Session, col
 
 from analysis.dimensions import DimensionIndex
@@ -40,7 +40,8 @@ def cell_sources(
 
     A quarter of a `sum` or `latest` indicator: that quarter's rows; `cumulative`: every row to the end of the
     quarter; `unique_people`: the rows, in that quarter, of the people first reached then. LOP: every row, or
-    for `latest` the rows of the cell's latest quarter. `dims` may be any subset of the disaggregations.
+    for `latest` the rows of each reporter (finest cell inside the cell) in its own latest quarter. `dims` may
+    be any subset of the disaggregations.
     """
     plan = indicator_plan(catalogue, code)
     clauses: list[ColumnElement[bool]] = [col(IndicatorInput.indicator) == code]
@@ -52,8 +53,18 @@ def cell_sources(
     period_column = col(IndicatorInput.period)
     if period == LIFE_OF_PROGRAMME:
         if aggregation is TimeAggregation.latest:
-            latest = session.execute(select(func.max(period_column)).where(*clauses)).scalar()
-            clauses.append(period_column == latest)
+            finest = DIM_COLUMNS[: len(plan.dims)]
+            last = (
+                select(*finest, func.max(period_column).label("last_period"))
+                .where(*clauses)
+                .group_by(*finest)
+                .subquery()
+            )
+            reporters = select(col(IndicatorInput.id)).join(
+                last,
+                and_(period_column == last.c.last_period, *(column == last.c[column.key] for column in finest)),
+            )
+            clauses.append(col(IndicatorInput.id).in_(reporters))
     elif aggregation is TimeAggregation.cumulative:
         clauses.append(period_column <= period)
     elif aggregation is TimeAggregation.unique_people:

@@ -21,6 +21,8 @@ def test_sources_follow_the_time_aggregation(
     assert roots(session, catalogue, "CONTACTS", "2026Q3") == {c["aicha_q3"], c["sara"]}
     assert roots(session, catalogue, "CONTACTS_CUM", "2026Q3") == set(c.values())
     assert roots(session, catalogue, "CONTACTS_LATEST", "LOP", sex="male") == {c["omar_1"], c["omar_2"]}
+    # LOP of a stock: each reporter's (sex's) own latest quarter, women in Q3 and men in Q1.
+    assert roots(session, catalogue, "CONTACTS_LATEST", "LOP") == {c["aicha_q3"], c["sara"], c["omar_1"], c["omar_2"]}
     # New people in Q3 is Sara alone: Aïcha's Q3 contact does not make that value.
     assert roots(session, catalogue, "PEOPLE", "2026Q3") == {c["sara"]}
     assert roots(session, catalogue, "PEOPLE", "LOP", region="09") == {c["omar_1"], c["omar_2"]}
