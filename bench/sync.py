@@ -20,23 +20,18 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg
-from sqlalchemy.engine import make_url
-
+from bench._common import create_database, drop_database
 from sera.db import make_engine, session_scope
 from sera.migrate import upgrade
 from sera.settings import Settings
 from sync.connections import ConnectionSpec, add_connection, link_form
 from sync.pull import PullOptions
 from sync.service import sync_forms, targets
-
-POSTGRES_ADMIN = os.environ.get("SERA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _free_port() -> int:
@@ -87,27 +82,9 @@ def _serve_fake(port: int, count: int, ready: Any, commands: Any) -> None:
         commands.send("added")
 
 
-def _database(backend: str, workdir: Path) -> tuple[str, str | None]:
-    if backend == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}", None
-    name = f"sera_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(POSTGRES_ADMIN).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return make_url(POSTGRES_ADMIN).set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False
-    ), name
-
-
-def _drop(name: str) -> None:
-    admin = make_url(POSTGRES_ADMIN).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def bench(backend: str, url: str, token: str, asset: str, count: int, commands: Any, *, trace: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        database_url, pg_name = _database(backend, Path(tmp))
+        database_url, pg_name = create_database(backend, Path(tmp))
         try:
             upgrade(database_url)
             engine = make_engine(database_url)
@@ -145,7 +122,7 @@ def bench(backend: str, url: str, token: str, asset: str, count: int, commands: 
             engine.dispose()
         finally:
             if pg_name:
-                _drop(pg_name)
+                drop_database(pg_name)
 
 
 def main() -> None:
