@@ -33,7 +33,14 @@ class Figure(BaseModel):
             return self.value is None and not self.suppressed
         if self.suppressed or other.suppressed:
             return self.suppressed == other.suppressed
-        return _close(self.value, other.value) and _close(self.numerator, other.numerator)
+        return all(
+            _close(mine, theirs)
+            for mine, theirs in (
+                (self.value, other.value),
+                (self.numerator, other.numerator),
+                (self.denominator, other.denominator),
+            )
+        )
 
 
 def _close(a: float | None, b: float | None) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from analysis.report.content import PROGRAMME, IttRow, ReportContent
+from analysis.report.content import PROGRAMME, Figure, IttRow, ReportContent
 from analysis.report.issues import (
     ReportProblem,
     draft_quarterly,
@@ -127,3 +127,12 @@ def test_the_workbook_and_a_partners_copy(
     assert contacts[0][10] == 2  # Omar's two Q1 contacts went through P2's grant G2
     texts = {str(c) for ws in partner_book for r in ws.iter_rows(values_only=True) for c in r if c is not None}
     assert not any("P1" in t for t in texts)
+
+
+def test_a_figure_is_restated_when_any_of_its_numbers_moves() -> None:
+    reported = Figure(value=50.0, numerator=5.0, denominator=10.0)
+    assert reported.same_as(Figure(value=50.0 + 1e-12, numerator=5.0, denominator=10.0))
+    assert not reported.same_as(Figure(value=50.0, numerator=5.0, denominator=12.0))
+    assert not reported.same_as(Figure(suppressed=True))
+    assert not reported.same_as(None)
+    assert Figure(suppressed=True).same_as(Figure(suppressed=True))
