@@ -277,3 +277,18 @@ def test_suppression_hides_every_figure_and_old_call_forms_still_work(
     contacts = next(i for i in three_women_and_twenty_men.indicators if i.code == "CONTACTS")
     counted = cell_values(session, contacts, periods=[LOP], by=["sex"])
     assert Suppression(session, THRESHOLD)(contacts, counted) == counted  # not people: nothing hidden
+
+
+def test_a_kept_mask_follows_the_values(session: Session, store: Store, three_women_and_twenty_men: Catalogue) -> None:
+    """Masks are kept between requests; new values must never be served with the mask of the old ones."""
+    indicator = _people(three_women_and_twenty_men)
+
+    def female_lop() -> float | None:
+        cells = published_cells(session, indicator, periods=[LOP], by=["sex"], role="viewer", threshold=THRESHOLD)
+        return next(c.value for c in cells if c.dims["sex"] == "female")
+
+    assert female_lop() is None and female_lop() is None  # the second answer comes from the kept mask
+    for i in range(3, 8):
+        attend(store, f"Femme {i}", "2026-02-10", sex="female")
+    run(session, three_women_and_twenty_men)
+    assert female_lop() == 8
