@@ -83,6 +83,8 @@ def test_pages_and_filters(api: Api) -> None:
     filtered = client.get(URL, params={"period": PERIOD, "check": "outlier"}, headers=headers["admin"]).json()
     unfiltered = client.get(URL, params={"period": PERIOD}, headers=headers["admin"]).json()
     assert filtered["summary"] == unfiltered["summary"]  # the summary counts every check for the tabs
+    unknown = client.get(URL, params={"period": PERIOD, "check": "spelling"}, headers=headers["admin"])
+    assert unknown.status_code == 422
 
 
 def test_a_partner_sees_only_its_own_findings(api: Api) -> None:
