@@ -56,9 +56,8 @@ def targets(engine: Engine, *, connection: str | None = None, form: str | None =
         if form is not None:
             query = query.where(RemoteForm.form_id == form)
         rows = session.exec(query.order_by(col(Connection.name), col(RemoteForm.form_id))).all()
-        for conn, remote in rows:
-            session.expunge(conn)
-            session.expunge(remote)
+        # One Connection row comes back once per form it carries: detach every object once, all together.
+        session.expunge_all()
         return [Target(conn, remote) for conn, remote in rows]
 
 

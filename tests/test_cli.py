@@ -97,3 +97,30 @@ def test_sync_without_forms_and_deploy_to_an_unknown_connection(sera) -> None:  
     unknown = sera("forms", "deploy", "--connection", "nope")
     assert unknown.exit_code == 1
     assert unknown.stderr.strip() == "no connection named 'nope' (known: none); add one with `sera connections add`"
+
+
+def test_plain_sync_covers_every_form_of_a_connection(sera) -> None:  # type: ignore[no-untyped-def]
+    """Two forms on one connection: `sera sync` with no option runs both (it crashed detaching the connection)."""
+    assert sera("catalogue", "load").exit_code == 0
+    added = sera(
+        "connections",
+        "add",
+        "odk",
+        "central",
+        "--url",
+        "http://127.0.0.1:9",
+        "--project",
+        "1",
+        "--email",
+        "sera@example.org",
+        env={"SERA_ODK_PASSWORD": "pw"},
+    )
+    assert added.exit_code == 0, added.output
+    for form_id in ("attendance", "training_test"):
+        assert sera("forms", "link", form_id, form_id, "--connection", "central").exit_code == 0
+    synced = sera("sync")
+    assert synced.exception is None or isinstance(synced.exception, SystemExit), synced.exception
+    assert synced.exit_code == 1
+    lines = [line for line in synced.stdout.splitlines() if line.startswith("central/")]
+    assert [line.split(":")[0] for line in lines] == ["central/attendance", "central/training_test"]
+    assert all(": failed run=" in line for line in lines)
