@@ -116,7 +116,7 @@ def _deploy_one(
     try:
         if connection.platform == "kobo":
             return _deploy_kobo(engine, connection, client, built, record, check, force)
-        return _deploy_odk(engine, connection, client, built, record, app_user, check)
+        return _deploy_odk(engine, connection, client, built, record, app_user, check, force)
     except (RemoteError, DeployError) as failure:
         return DeployOutcome(built.form_id, "failed", built.version, remote_id, str(failure))
 
@@ -167,6 +167,7 @@ def _deploy_odk(
     record: _Record | None,
     app_user: str | None,
     check: bool,
+    force: bool,
 ) -> DeployOutcome:
     """Central keeps our version strings, so a version published by anyone (or by a lost database) is recognised."""
     assert connection.project_id is not None
@@ -196,6 +197,8 @@ def _deploy_odk(
     )
     state = dict(record.state) if record else {}
     notes = [detail] if detail else []
+    if force and not odk.published:
+        notes.append("not redeployed: Central publishes a version once, and it already serves this one")
     if odk.draft_deleted:
         notes.append(f"deleted a stray draft of {built.version} on the server")
     if odk.app_user_id is not None:

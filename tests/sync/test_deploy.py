@@ -8,14 +8,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from typer.testing import CliRunner, Result
 
 from catalogue.model import Catalogue, Revision
-from sera.settings import Settings
+from sera.cli import app
+from sera.settings import Settings, get_settings
 from sync.connections import ConnectionProblem
 from sync.deploy import deploy_forms
 from sync.pull import PullOptions
 from sync.service import sync_forms, targets
 from sync.tables import RemoteForm, Submission
+from tests.conftest import CASES
 from tests.fakes.kobo import KoboFake
 from tests.fakes.loopback import serve
 from tests.fakes.odk_central import ROLES, CentralFake
@@ -305,3 +308,46 @@ def test_a_kobo_asset_deleted_on_the_server_is_deployed_again_force_redeploys_an
             deploy_forms(engine, settings, "kobo", build, app_user="Agents", client_factory=factory)
     remote = session.exec(select(RemoteForm)).one()
     assert (remote.remote_id, remote.deployed_version, remote.cursor) == (again.remote_id, first.version, {})
+
+
+def test_the_deploy_command_checks_forces_and_grants_with_its_options(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sera forms deploy --connection NAME` as before, and `--check`, `--force`, `--app-user` on unchanged forms."""
+    monkeypatch.setenv("SERA_DATABASE_URL", database_url)
+
+    def sera(*args: str) -> Result:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, list(args), env={"SERA_ODK_PASSWORD": "pw-central"})
+        finally:
+            get_settings.cache_clear()
+
+    fake = CentralFake()
+    fake.add_user(ODK_EMAIL, "pw-central")
+    project = fake.add_project("PRIM 2")
+    assert sera("catalogue", "load", str(CASES / "minimal.yaml")).exit_code == 0
+    with serve(fake.app) as url:
+        added = sera(
+            "connections", "add", "odk", "central", "--url", url, "--project", str(project), "--email", ODK_EMAIL
+        )
+        assert added.exit_code == 0, added.output
+        deployed = sera("forms", "deploy", "--connection", "central")
+        assert deployed.exit_code == 0, deployed.output
+        version = fake.form(project, "attendance").current.version  # type: ignore[union-attr]
+        assert deployed.stdout.splitlines() == [f"attendance\tdeployed\t{version}\tattendance"]
+
+        checked = sera("forms", "deploy", "--connection", "central", "--check")
+        assert checked.stdout.splitlines() == [
+            f"attendance\tunchanged\t{version}\tattendance\tserver: published {version}"
+        ]
+        granted = sera("forms", "deploy", "--connection", "central", "attendance", "--app-user", "Agents Oujda")
+        assert granted.exit_code == 0, granted.output
+        assert granted.stdout.startswith(f"attendance\tunchanged\t{version}\tattendance\tapp user 'Agents Oujda' (#")
+        forced = sera("forms", "deploy", "--connection", "central", "--force")
+        assert forced.exit_code == 0 and "Central publishes a version once" in forced.stdout
+        both = sera("forms", "deploy", "--connection", "central", "--check", "--force")
+        assert both.exit_code == 1 and "choose one" in both.stderr
+        fake.delete_form(project, "attendance")
+        again = sera("forms", "deploy", "--connection", "central")
+        assert again.exit_code == 0 and "\tdeployed\t" in again.stdout and "missing on the server" in again.stdout
