@@ -189,8 +189,6 @@ def test_a_form_deleted_on_central_is_deployed_again_and_said_so(
     with central_world(engine, version, monkeypatch) as (fake, project):
         deploy_forms(engine, settings, "central", build, client_factory=client_factory([]))
         fake.delete_form(project, "attendance")
-        [checked] = deploy_forms(engine, settings, "central", build, check=True, client_factory=client_factory([]))
-        assert (checked.status, checked.server) == ("to-deploy", "absent")
         [again] = deploy_forms(engine, settings, "central", build, client_factory=client_factory([]))
         assert again.status == "deployed" and "missing on the server" in again.detail
         assert fake.form(project, "attendance").current.version == build.forms["attendance"].version  # type: ignore[union-attr]
@@ -198,7 +196,7 @@ def test_a_form_deleted_on_central_is_deployed_again_and_said_so(
 
 
 @pytest.mark.parametrize("version", CENTRAL_VERSIONS)
-def test_a_fresh_database_adopts_the_version_central_publishes_and_refuses_a_replaced_one_without_a_draft(
+def test_a_fresh_database_adopts_the_version_central_already_publishes(
     engine: Engine,
     session: Session,
     settings: Settings,
@@ -207,21 +205,36 @@ def test_a_fresh_database_adopts_the_version_central_publishes_and_refuses_a_rep
     monkeypatch: pytest.MonkeyPatch,
     version: str,
 ) -> None:
+    build = build_forms(minimal_catalogue, tmp_path / "v1")
+    with central_world(engine, version, monkeypatch) as (fake, _project):
+        deploy_forms(engine, settings, "central", build, client_factory=client_factory([]))
+        forget_deployments(session)
+        mark = len(fake.requests)
+        [adopted] = deploy_forms(engine, settings, "central", build, client_factory=client_factory([]))
+        assert (adopted.status, adopted.remote_id) == ("adopted", "attendance"), adopted.detail
+        assert writes(fake.requests, mark) == []
+        remote = session.exec(select(RemoteForm)).one()
+        assert remote.deployed_version == build.forms["attendance"].version
+        assert remote.remote_state["manifest"]["version"] == remote.deployed_version
+        [unchanged] = deploy_forms(engine, settings, "central", build, client_factory=client_factory([]))
+        assert unchanged.status == "unchanged"
+
+
+@pytest.mark.parametrize("version", CENTRAL_VERSIONS)
+def test_a_fresh_database_deploying_a_replaced_version_is_refused_without_writing_a_draft(
+    engine: Engine,
+    session: Session,
+    settings: Settings,
+    minimal_catalogue: Catalogue,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    version: str,
+) -> None:
+    """It used to create a draft, get Central's 409.6 at publish, and leave the draft there, on every run."""
     first = build_forms(minimal_catalogue, tmp_path / "v1")
     second = build_forms(relabelled(minimal_catalogue), tmp_path / "v2")
     with central_world(engine, version, monkeypatch) as (fake, project):
         deploy_forms(engine, settings, "central", first, client_factory=client_factory([]))
-        forget_deployments(session)
-        mark = len(fake.requests)
-        [adopted] = deploy_forms(engine, settings, "central", first, client_factory=client_factory([]))
-        assert (adopted.status, adopted.remote_id) == ("adopted", "attendance"), adopted.detail
-        assert writes(fake.requests, mark) == []
-        remote = session.exec(select(RemoteForm)).one()
-        assert remote.deployed_version == first.forms["attendance"].version
-        assert remote.remote_state["manifest"]["version"] == remote.deployed_version
-        [unchanged] = deploy_forms(engine, settings, "central", first, client_factory=client_factory([]))
-        assert unchanged.status == "unchanged"
-
         deploy_forms(engine, settings, "central", second, client_factory=client_factory([]))
         forget_deployments(session)
         mark = len(fake.requests)
@@ -264,7 +277,7 @@ def test_check_says_what_central_has_and_what_a_deploy_would_do_and_changes_noth
     assert session.exec(select(RemoteForm)).all() == [] and before["deployed_version"] == old
 
 
-def test_a_kobo_asset_deleted_on_the_server_is_deployed_again_force_redeploys_and_check_writes_nothing(
+def test_a_kobo_asset_deleted_on_the_server_is_deployed_again_and_said_so(
     engine: Engine,
     session: Session,
     settings: Settings,
@@ -281,33 +294,57 @@ def test_a_kobo_asset_deleted_on_the_server_is_deployed_again_force_redeploys_an
         [first] = deploy_forms(engine, settings, "kobo", build, client_factory=factory)
         old_asset = first.remote_id
         assert old_asset is not None
-        deployed_version = fake.asset(old_asset).deployment.version_id  # type: ignore[union-attr]
+        fake.add_submission(old_asset, {"consent": "yes", "details/activity_date": "2026-05-04"})
+        sync_forms(engine, settings, targets(engine), options=PullOptions(full=True), client_factory=factory)
+        fake.delete_asset(old_asset)
+        [again] = deploy_forms(engine, settings, "kobo", build, client_factory=factory)
+        assert again.status == "deployed" and "missing on the server" in again.detail
+        assert again.remote_id not in (None, old_asset)
+        assert fake.asset(again.remote_id).deployment is not None  # type: ignore[arg-type]
+    remote = session.exec(select(RemoteForm)).one()
+    assert (remote.remote_id, remote.deployed_version, remote.cursor) == (again.remote_id, first.version, {})
+
+
+def test_kobo_check_writes_nothing_force_redeploys_and_app_users_are_refused(
+    engine: Engine,
+    session: Session,
+    settings: Settings,
+    minimal_catalogue: Catalogue,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = KoboFake()
+    monkeypatch.setenv("SERA_TEST_KOBO_TOKEN", fake.token)
+    build = build_forms(minimal_catalogue, tmp_path / "v1")
+    factory = client_factory([])
+    with serve(fake.app) as url:
+        kobo_connection(engine, url)
+        [never] = deploy_forms(engine, settings, "kobo", build, check=True, client_factory=factory)
+        assert (never.status, never.server, fake.assets) == ("to-deploy", "no asset", {})
+        [first] = deploy_forms(engine, settings, "kobo", build, client_factory=factory)
+        asset = first.remote_id
+        assert asset is not None
+        deployed_version = fake.asset(asset).deployment.version_id  # type: ignore[union-attr]
 
         mark = len(fake.requests)
         [checked] = deploy_forms(engine, settings, "kobo", build, check=True, client_factory=factory)
         assert checked.status == "unchanged"
-        assert checked.server == f"asset {old_asset}, deployed version {deployed_version} (= {first.version})"
-        [forced] = deploy_forms(engine, settings, "kobo", build, force=True, client_factory=factory)
-        assert (forced.status, forced.remote_id, forced.detail) == ("deployed", old_asset, "forced")
-        assert fake.asset(old_asset).deployment.version_id != deployed_version  # type: ignore[union-attr]
-        assert [w for w in writes(fake.requests, mark) if "deployment" in w] == [
-            f"PATCH /api/v2/assets/{old_asset}/deployment/"
-        ]
-
-        fake.add_submission(old_asset, {"consent": "yes", "details/activity_date": "2026-05-04"})
-        sync_forms(engine, settings, targets(engine), options=PullOptions(full=True), client_factory=factory)
-        fake.delete_asset(old_asset)
-        mark = len(fake.requests)
-        [checked] = deploy_forms(engine, settings, "kobo", build, check=True, client_factory=factory)
-        assert checked.status == "to-deploy" and "not found" in checked.server
+        assert checked.server == f"asset {asset}, deployed version {deployed_version} (= {first.version})"
         assert writes(fake.requests, mark) == []
-        [again] = deploy_forms(engine, settings, "kobo", build, client_factory=factory)
-        assert again.status == "deployed" and "missing on the server" in again.detail
-        assert again.remote_id not in (None, old_asset) and fake.asset(again.remote_id).deployment is not None  # type: ignore[arg-type]
+        [forced] = deploy_forms(engine, settings, "kobo", build, force=True, client_factory=factory)
+        assert (forced.status, forced.remote_id, forced.detail) == ("deployed", asset, "forced")
+        assert fake.asset(asset).deployment.version_id != deployed_version  # type: ignore[union-attr]
+        assert [w for w in writes(fake.requests, mark) if "deployment" in w] == [
+            f"PATCH /api/v2/assets/{asset}/deployment/"
+        ]
+        fake.delete_asset(asset)
+        mark = len(fake.requests)
+        [gone] = deploy_forms(engine, settings, "kobo", build, check=True, client_factory=factory)
+        assert gone.status == "to-deploy" and "not found" in gone.server and "missing" in gone.detail
+        assert writes(fake.requests, mark) == []
         with pytest.raises(ConnectionProblem, match="--app-user is for ODK Central"):
             deploy_forms(engine, settings, "kobo", build, app_user="Agents", client_factory=factory)
-    remote = session.exec(select(RemoteForm)).one()
-    assert (remote.remote_id, remote.deployed_version, remote.cursor) == (again.remote_id, first.version, {})
+    assert session.exec(select(RemoteForm)).one().remote_id == asset
 
 
 def test_the_deploy_command_checks_forces_and_grants_with_its_options(
