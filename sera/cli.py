@@ -480,10 +480,16 @@ def forms_deploy(
     connection: Annotated[str, typer.Option(help="Connection to deploy to.")],
     form_ids: Annotated[list[str] | None, typer.Argument(help="Only these forms (all by default).")] = None,
     app_user: Annotated[
-        str | None, typer.Option(help="ODK Central: app user for field staff, created if missing.")
+        str | None, typer.Option(help="ODK Central: app user for field staff, created if missing, granted every form.")
     ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only say what the server has and what a deploy would do; change nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Redeploy even the forms the server already serves (Kobo).")
+    ] = False,
 ) -> None:
-    """Deploy the forms whose version changed since their last deployment on this connection; the others stay."""
+    """Deploy the forms whose version the server does not serve yet; the others stay (read on the server first)."""
     import tempfile
 
     from sync.connections import ConnectionProblem
@@ -491,20 +497,24 @@ def forms_deploy(
     from xlsforms.build import build_forms
     from xlsforms.errors import FormBuildError
 
+    if check and force:
+        raise _fail("--check changes nothing and --force redeploys: choose one")
     settings = _settings()
     catalogue = _stored_catalogue(settings)
     try:
         with _engine(settings) as engine, tempfile.TemporaryDirectory() as tmp:
             result = build_forms(catalogue, Path(tmp), form_ids=form_ids or None)
-            outcomes = deploy_forms(engine, settings, connection, result, app_user=app_user)
+            outcomes = deploy_forms(engine, settings, connection, result, app_user=app_user, check=check, force=force)
     except FormBuildError as failed:
         raise _fail("\n".join(failed.errors)) from None
     except ConnectionProblem as problem:
         raise _fail(str(problem)) from None
     for outcome in outcomes:
+        server = f"\tserver: {outcome.server}" if check and outcome.server else ""
         detail = f"\t{outcome.detail}" if outcome.detail else ""
-        typer.echo(f"{outcome.form_id}\t{outcome.status}\t{outcome.version}\t{outcome.remote_id or '-'}{detail}")
-    if any(outcome.status == "failed" for outcome in outcomes):
+        line = f"{outcome.form_id}\t{outcome.status}\t{outcome.version}\t{outcome.remote_id or '-'}"
+        typer.echo(f"{line}{server}{detail}")
+    if any(outcome.status in ("failed", "conflict") for outcome in outcomes):
         raise typer.Exit(1)
 
 

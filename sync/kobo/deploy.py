@@ -1,16 +1,18 @@
 """Deploy a generated XLSForm and its media to Kobo: create, import, (re)deploy, sync media, redeploy.
 
-The caller decides whether a form changed at all (it keeps the last deployed version); once called, this does
-the whole sequence, skipping only media whose bytes the server already has (KPI's `metadata.hash` is `md5:<hex>`).
+The caller decides whether a form changed at all (it keeps the last deployed version and reads the asset with
+`inspect_asset`); once called, this does the whole sequence, skipping only media whose bytes the server already
+has (KPI's `metadata.hash` is `md5:<hex>`).
 """
 
 import hashlib
+import json
 import mimetypes
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.http import MalformedResponse
+from sync.http import MalformedResponse, NotFound
 from sync.kobo.client import KoboClient
 from sync.kobo.data import PLATFORM
 
@@ -26,6 +28,53 @@ class KoboDeployment:
     media_uploaded: list[str] = field(default_factory=list)
     media_deleted: list[str] = field(default_factory=list)
     changed: bool = False
+
+
+@dataclass(frozen=True)
+class KoboAsset:
+    """What KPI holds for an asset, read without writing anything."""
+
+    uid: str | None
+    exists: bool = False
+    deployed_version_id: str | None = None
+    active: bool = False
+
+    def describe(self) -> str:
+        """One line for people: what a `--check` prints as the server's side."""
+        if self.uid is None:
+            return "no asset"
+        if not self.exists:
+            return f"asset {self.uid} not found (deleted, or this token cannot see it)"
+        if self.deployed_version_id is None:
+            return f"asset {self.uid}, never deployed"
+        state = "deployed" if self.active else "archived"
+        return f"asset {self.uid}, {state} version {self.deployed_version_id}"
+
+
+def inspect_asset(client: KoboClient, asset_uid: str | None) -> KoboAsset:
+    """The asset's deployment as KPI reports it; a missing asset only on KPI's own 404 (not a proxy's page)."""
+    if asset_uid is None:
+        return KoboAsset(None)
+    try:
+        asset = client.get_asset(asset_uid)
+    except NotFound as missing:
+        if not _kpi_not_found(missing.body):
+            raise
+        return KoboAsset(asset_uid)
+    deployed = asset.get("deployed_version_id") if asset.get("has_deployment") else None
+    return KoboAsset(
+        asset_uid,
+        exists=True,
+        deployed_version_id=deployed if isinstance(deployed, str) and deployed else None,
+        active=bool(asset.get("deployment__active")),
+    )
+
+
+def _kpi_not_found(body: str) -> bool:
+    try:
+        return bool(json.loads(body) == {"detail": "Not found."})
+    except ValueError:
+        return False
 
 
 def deploy_form(

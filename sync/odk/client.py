@@ -220,6 +220,29 @@ class CentralClient:
         except NotFound:
             return None
 
+    def list_versions(self, project_id: int, form_id: str) -> list[dict[str, Any]]:
+        """The form's published versions, newest first (each with `version`, `hash`, `publishedAt`)."""
+        return self._json_list(
+            urls.path(urls.VERSIONS, project_id=project_id, form_id=form_id), f"list the versions of form {form_id!r}"
+        )
+
+    def get_draft(self, project_id: int, form_id: str) -> dict[str, Any] | None:
+        """The form's draft (`version`, `hash` of its XForm), or None when it has none."""
+        try:
+            return self._json_object(
+                "GET", urls.path(urls.DRAFT, project_id=project_id, form_id=form_id), f"read the draft of {form_id!r}"
+            )
+        except NotFound:
+            return None
+
+    def delete_draft(self, project_id: int, form_id: str) -> None:
+        """Discard the draft (Central allows it only on a form with a published version)."""
+        self._send(
+            "DELETE",
+            urls.path(urls.DRAFT, project_id=project_id, form_id=form_id),
+            f"delete the draft of form {form_id!r}",
+        )
+
     def create_form(self, project_id: int, xform_xml: bytes) -> dict[str, Any]:
         """Create a form from XForm XML, as a draft (the form id comes from the XML); 409.3 if it exists."""
         return self._json_object(

@@ -1,10 +1,14 @@
 """Deploy one form version to Central: draft from the XForm, media, publish, App User access.
 
-The sequence can be run again after a failure at any step: a form left as a draft by an interrupted run gets a
-new draft, media are re-uploaded (or skipped when the server already holds the same bytes), and a version that
-is already published is left alone. Publishing is the last write, so phones never see a half-deployed version.
+The sequence reads what the server holds first and can be run again after a failure at any step: a draft of
+this very version (same XForm bytes) left by an interrupted run is reused, any other draft is replaced, media
+are uploaded unless the server already holds the same bytes, and a version that is already the published one
+is left alone. Central publishes a version string once per form (409.6), so a version published earlier and
+since replaced is refused before anything is written, and a draft of ours that can no longer be published is
+deleted rather than left behind. Publishing is the last write, so phones never see a half-deployed version.
 """
 
+import contextlib
 import hashlib
 import logging
 import mimetypes
@@ -12,7 +16,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
+from sync.http import RemoteError
 from sync.odk.client import CentralClient
+from sync.odk.errors import VersionAlreadyPublished
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +27,40 @@ APP_USER_ROLE = "app-user"
 
 class DeployError(Exception):
     """The deployment cannot go on as asked (wrong XForm, media missing); the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class CentralForm:
+    """What Central holds under one form id, read without writing anything."""
+
+    exists: bool = False
+    current: str | None = None
+    """The published version phones get; None when the form was never published."""
+    published: tuple[str, ...] = ()
+    """Every published version, newest first."""
+    draft: str | None = None
+    draft_hash: str | None = None
+    """MD5 of the draft's XForm, as Central reports it."""
+
+    def describe(self) -> str:
+        """One line for people: what a `--check` prints as the server's side."""
+        if not self.exists:
+            return "absent"
+        parts = [f"published {self.current}" if self.current else "never published"]
+        if len(self.published) > 1:
+            parts.append(f"{len(self.published) - 1} earlier version(s)")
+        if self.draft is not None:
+            parts.append(f"draft {self.draft or '(no version)'}")
+        return ", ".join(parts)
+
+    def refusal(self, version: str) -> str | None:
+        """Why publishing `version` would be refused (409.6): it was published before and is no longer current."""
+        if version in self.published and version != self.current:
+            return (
+                f"version {version!r} was published on the server before and has been replaced by {self.current!r}; "
+                "Central publishes a version only once, so change the form (a new catalogue revision) to deploy it"
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -33,6 +73,30 @@ class CentralDeployment:
     published: bool
     attachments: list[str] = field(default_factory=list)
     app_user_id: int | None = None
+    draft_deleted: bool = False
+    """A stray draft of this version was discarded (left by an earlier run that could not publish it)."""
+
+
+def inspect_form(client: CentralClient, project_id: int, form_id: str) -> CentralForm:
+    """Read the form, its published versions and its draft (three GETs at most, no writes)."""
+    form = client.get_form(project_id, form_id)
+    if form is None:
+        return CentralForm()
+    published: tuple[str, ...] = ()
+    current = None
+    if form.get("publishedAt"):
+        current = str(form.get("version") or "")
+        published = tuple(str(v.get("version") or "") for v in client.list_versions(project_id, form_id))
+        if current not in published:
+            published = (current, *published)
+    draft = client.get_draft(project_id, form_id)
+    return CentralForm(
+        exists=True,
+        current=current,
+        published=published,
+        draft=str(draft.get("version") or "") if draft is not None else None,
+        draft_hash=str(draft.get("hash")) if draft is not None and draft.get("hash") else None,
+    )
 
 
 def deploy_form(
@@ -44,6 +108,7 @@ def deploy_form(
     version: str,
     media: dict[str, bytes],
     app_user: str | None = None,
+    server: CentralForm | None = None,
 ) -> CentralDeployment:
     """Publish `xform_xml` as `version` of `form_id` with its media, unless that version is already published.
 
@@ -51,27 +116,45 @@ def deploy_form(
         skipped, and an expected file that is neither given nor already on the server stops the deploy.
     :param app_user: display name of an App User to get or create and give the form's app-user role
         (also done when the version was already published, so adding it later takes effect).
+    :param server: what `inspect_form` just read, to spare reading it again.
     """
     xml_id = xform_id(xform_xml)
     if xml_id != form_id:
         raise DeployError(f"form {form_id!r}: the XForm's id is {xml_id!r}; deploy it under that id")
-    form = client.get_form(project_id, form_id)
-    created = published = False
+    if server is None:
+        server = inspect_form(client, project_id, form_id)
+    created = published = draft_deleted = False
     uploaded: list[str] = []
-    if form is not None and form.get("publishedAt") and form.get("version") == version:
+    refusal = server.refusal(version)
+    if server.current == version or refusal is not None:
+        if server.draft == version and server.current is not None:
+            client.delete_draft(project_id, form_id)
+            draft_deleted = True
+            log.info("form %r: deleted a stray draft of version %r", form_id, version)
+        if refusal is not None:
+            raise DeployError(f"form {form_id!r}: {refusal}")
         log.info("form %r version %r is already published; nothing to deploy", form_id, version)
     else:
-        if form is None:
+        if not server.exists:
             client.create_form(project_id, xform_xml)
             created = True
+        elif server.draft == version and server.draft_hash == hashlib.md5(xform_xml, usedforsecurity=False).hexdigest():
+            log.info("form %r: reusing the draft of version %r left on the server", form_id, version)
         else:
             client.create_draft(project_id, form_id, xform_xml)
         uploaded = _upload_media(client, project_id, form_id, media)
-        client.publish_draft(project_id, form_id, version)
+        try:
+            client.publish_draft(project_id, form_id, version)
+        except VersionAlreadyPublished:
+            # published meanwhile by someone else: the draft can never be published as this version
+            if server.current is not None:
+                with contextlib.suppress(RemoteError):
+                    client.delete_draft(project_id, form_id)
+            raise
         published = True
         log.info("form %r published as version %r (%d media uploaded)", form_id, version, len(uploaded))
     app_user_id = _grant_app_user(client, project_id, form_id, app_user) if app_user else None
-    return CentralDeployment(form_id, version, created, published, uploaded, app_user_id)
+    return CentralDeployment(form_id, version, created, published, uploaded, app_user_id, draft_deleted)
 
 
 def xform_id(xform_xml: bytes) -> str:

@@ -664,6 +664,11 @@ class KoboFake:
                 self._deploy(asset, active=True)
         return asset.uid
 
+    def delete_asset(self, uid: str) -> None:
+        """The owner deletes the project: every request about it then answers 404 `{"detail": "Not found."}`."""
+        with self.lock:
+            del self.assets[uid]
+
     def share(self, asset_uid: str, username: str) -> None:
         with self.lock:
             self.assets[asset_uid].shared_with.add(username)
@@ -1346,6 +1351,13 @@ def build_app(fake: KoboFake) -> FastAPI:
         with fake.lock:
             asset = fake._visible_asset(uid, fake._user(request))
             return JSONResponse(render_asset(asset, base(request)))
+
+    @route("/api/v2/assets/{uid}/", ["DELETE"])
+    async def delete_asset(request: Request, uid: str) -> Response:
+        with fake.lock:
+            fake._visible_asset(uid, fake._user(request))
+            fake.delete_asset(uid)
+            return Response(status_code=204)
 
     @route("/api/v2/assets/{uid}/versions/", ["GET"])
     async def list_versions(request: Request, uid: str) -> Response:

@@ -780,6 +780,7 @@ class CentralFake:
         self.sessions: dict[str, Session] = {}
         self.projects: dict[int, str] = {}
         self.forms: dict[tuple[int, str], Form] = {}
+        self.trash: list[Form] = []  # deleted forms (Central purges them after 30 days)
         self._ids = iter(range(1, 1_000_000))
         self._seq = iter(range(1, 100_000_000))
         self._collector: int | None = None
@@ -858,6 +859,11 @@ class CentralFake:
                 self.publish(form, None)
             return form
 
+    def delete_form(self, project_id: int, form_id: str) -> None:
+        """`DELETE …/forms/{id}`: the form goes to the trash; its id is free for a new form, GETs answer 404.1."""
+        with self.lock:
+            self.trash.append(self.forms.pop((project_id, self.form(project_id, form_id).xml_form_id)))
+
     def replace_draft(self, form: Form, definition: Definition | None) -> None:
         """A new draft from XML, or a copy of the published version (`None`); media carried over by name."""
         with self.lock:
@@ -882,17 +888,17 @@ class CentralFake:
             draft = form.draft
             if draft is None:
                 raise not_found()
-            if version is not None:
-                draft.version = version
-            if any(d.version == draft.version for d in form.published):
+            target = draft.version if version is None else version
+            if any(d.version == target for d in form.published):  # refused in one transaction: the draft stays as is
                 raise Problem(
                     "409.6",
-                    f"You tried to publish the form '{form.xml_form_id}' with version '{draft.version}', but a "
+                    f"You tried to publish the form '{form.xml_form_id}' with version '{target}', but a "
                     "published form has already existed in this project with those identifiers. Please choose a "
                     "new name and try again. You can re-request with ?version=xyz to have the version changed "
                     "in-place for you.",
-                    {"xmlFormId": form.xml_form_id, "version": draft.version},
+                    {"xmlFormId": form.xml_form_id, "version": target},
                 )
+            draft.version = target
             draft.published_at = self.clock.stamp()
             form.published.insert(0, draft)
             form.draft, form.draft_token, form.updated_at = None, None, draft.published_at
@@ -1381,7 +1387,7 @@ def form_json(form: Form, definition: Definition) -> dict[str, Any]:
         "hash": hashlib.md5(xml, usedforsecurity=False).hexdigest(),
         "sha": hashlib.sha1(xml, usedforsecurity=False).hexdigest(),
         "sha256": hashlib.sha256(xml).hexdigest(),
-        "draftToken": form.draft_token,
+        "draftToken": form.draft_token if definition is form.draft else None,  # a published def has none
         "publishedAt": iso(definition.published_at),
         "createdAt": iso(form.created_at),
         "updatedAt": iso(form.updated_at),
@@ -1599,6 +1605,11 @@ def build_app(fake: CentralFake) -> FastAPI:
             definition = form.current or form.draft
             assert definition is not None
             return JSONResponse(form_json(form, definition))
+
+    @app.delete("/v1/projects/{project_id}/forms/{form_id}")
+    async def delete_form(project_id: int, form_id: str, who: Caller) -> Response:
+        fake.delete_form(project_id, form_id)
+        return JSONResponse({"success": True})
 
     @app.get("/v1/projects/{project_id}/forms/{form_id}/versions")
     async def versions(project_id: int, form_id: str, who: Caller) -> Response:

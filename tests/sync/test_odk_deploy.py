@@ -8,6 +8,7 @@ import pytest
 
 from sync.http import RequestRejected, ServerFailed
 from sync.odk import CentralClient, DeployError, VersionAlreadyPublished, deploy_form
+from sync.odk.deploy import CentralForm, inspect_form
 from tests.fakes.loopback import AppSlot
 from tests.fakes.odk_central import ROLES, CentralFake, Definition, Logged, make_xform
 
@@ -119,15 +120,86 @@ def test_a_changed_form_goes_through_a_new_draft(start, version: str, uploaded: 
     assert writes[0] == "/draft" and writes[-1] == "/draft/publish"
 
 
-def test_a_version_used_before_is_refused_with_centrals_message(central: Central) -> None:
+@pytest.mark.parametrize("server", ["2026.2", "2024.2"])
+def test_a_version_published_before_and_replaced_is_refused_before_any_write(start, server: str) -> None:
+    """Publishing it would be Central's 409.6 after a new draft: it used to fail so, leaving the draft each time."""
+    central = start(server)
     central.deploy("1")
     central.deploy("2", xml=xform("2", extra=True))
+    mark = len(central.fake.requests)
+    for _ in range(2):
+        with pytest.raises(DeployError, match=r"version '1' was published on the server before .* by '2'"):
+            central.deploy("1")  # a rollback to old XML must get a new version string
+
+    assert central.writes_since(mark) == []
+    form = central.fake.form(central.project, FORM)
+    assert form.draft is None and central.published().version == "2"
+
+
+@pytest.mark.parametrize("server", ["2026.2", "2024.2"])
+def test_a_version_published_meanwhile_gets_centrals_409_6_and_our_draft_is_deleted(start, server: str) -> None:
+    """Someone publishes the same version between our read and our publish: Central refuses; no draft is left."""
+    central = start(server)
+    central.deploy("1")
+    before = inspect_form(central.client, central.project, FORM)
+    central.fake.replace_draft(central.fake.form(central.project, FORM), Definition.from_xml(xform("2", extra=True)))
+    central.fake.publish(central.fake.form(central.project, FORM), None)  # the other publisher
     with pytest.raises(VersionAlreadyPublished) as raised:
-        central.deploy("1")  # a rollback to old XML must get a new version string
+        central.deploy("2", xml=xform("2", extra=True), server=before)
 
     assert isinstance(raised.value, RequestRejected)
-    assert "409.6" in str(raised.value) and "version '1'" in str(raised.value)
+    assert "409.6" in str(raised.value) and "version '2'" in str(raised.value)
+    form = central.fake.form(central.project, FORM)
+    assert form.draft is None and central.published().version == "2"
+
+
+@pytest.mark.parametrize("server", ["2026.2", "2024.2"])
+def test_a_stray_draft_of_the_published_version_is_deleted(start, server: str) -> None:
+    """A draft of the version already published (left by a run that could not publish it) can never be published."""
+    central = start(server)
+    central.deploy("1")
+    form = central.fake.form(central.project, FORM)
+    central.fake.replace_draft(form, Definition.from_xml(xform("1")))
+    mark = len(central.fake.requests)
+    result = central.deploy("1")
+
+    assert (result.published, result.draft_deleted) == (False, True)
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in central.writes_since(mark)] == [("DELETE", "draft")]
+    assert form.draft is None and central.published().version == "1"
+
+
+@pytest.mark.parametrize("server", ["2026.2", "2024.2"])
+def test_a_draft_of_this_very_version_is_reused_and_another_draft_replaced(start, server: str) -> None:
+    central = start(server)
+    with pytest.raises(DeployError, match=r"communes\.csv"):
+        central.deploy("1", media={"logo.png": MEDIA["logo.png"]})  # leaves a draft of "1", never published
+    mark = len(central.fake.requests)
+    central.deploy("1")
+    paths = [r.path.removeprefix(f"/v1/projects/{central.project}/forms/{FORM}") for r in central.writes_since(mark)]
+    assert "/draft" not in paths and paths[-1] == "/draft/publish"  # the draft was reused, not made again
+
+    central.fake.replace_draft(central.fake.form(central.project, FORM), Definition.from_xml(xform("x", extra=True)))
+    mark = len(central.fake.requests)
+    central.deploy("2", xml=xform("2", extra=True))
+    paths = [r.path.removeprefix(f"/v1/projects/{central.project}/forms/{FORM}") for r in central.writes_since(mark)]
+    assert paths[0] == "/draft" and paths[-1] == "/draft/publish"  # someone else's draft: replaced by ours
     assert central.published().version == "2"
+
+
+def test_inspect_reads_the_published_versions_and_the_draft_without_writing(central: Central) -> None:
+    assert inspect_form(central.client, central.project, FORM) == CentralForm()
+    central.deploy("1")
+    central.deploy("2", xml=xform("2", extra=True))
+    central.fake.replace_draft(central.fake.form(central.project, FORM), Definition.from_xml(xform("3", extra=True)))
+    mark = len(central.fake.requests)
+    found = inspect_form(central.client, central.project, FORM)
+
+    assert (found.exists, found.current, found.published, found.draft) == (True, "2", ("2", "1"), "3")
+    assert found.describe() == "published 2, 1 earlier version(s), draft 3"
+    assert found.refusal("2") is None and found.refusal("3") is None and "replaced by '2'" in str(found.refusal("1"))
+    assert central.writes_since(mark) == []
+    central.fake.delete_form(central.project, FORM)
+    assert inspect_form(central.client, central.project, FORM) == CentralForm()
 
 
 def test_missing_media_stop_the_deploy_before_publishing_and_a_rerun_completes(central: Central) -> None:
