@@ -85,7 +85,7 @@ def safe_error_summary(error: BaseException) -> str:
     contains (…)`, `invalid input syntax: "…"`), and those are answers and names."""
     name = type(error).__name__
     if isinstance(error, exc.DBAPIError) and error.orig is not None:
-        driver = type(error.orig).__name__
+        driver = f"{type(error.orig).__module__}.{type(error.orig).__name__}"
         sqlstate = getattr(error.orig, "sqlstate", None)
         return f"{name} ({driver}{f', SQLSTATE {sqlstate}' if sqlstate else ''})"
     return name
