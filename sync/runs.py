@@ -232,8 +232,14 @@ def finish_run(engine: Engine, run_id: int, *, error: str | None, retries: int) 
         return run
 
 
-def running_run(session: Session, remote_form_id: int, stale_after: dt.timedelta = STALE_AFTER) -> SyncRun | None:
-    """A live run already pulling this form, if any."""
+def holders(
+    session: Session, remote_form_ids: list[int], stale_after: dt.timedelta = STALE_AFTER
+) -> dict[int, SyncRun]:
+    """The live run holding each of these forms, by form, detached (forms nobody holds are absent); stale runs
+    are closed first, as a claim would."""
     abandon_stale_runs(session, stale_after)
-    query = select(SyncRun).where(SyncRun.remote_form_id == remote_form_id, col(SyncRun.status) == "running")
-    return session.exec(query).first()
+    query = select(SyncRun).where(col(SyncRun.remote_form_id).in_(remote_form_ids), col(SyncRun.status) == "running")
+    held = {run.remote_form_id: run for run in session.exec(query) if run.remote_form_id is not None}
+    for run in held.values():
+        session.expunge(run)
+    return held
