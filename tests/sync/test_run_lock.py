@@ -127,6 +127,7 @@ def test_a_run_whose_page_takes_longer_than_the_stale_limit_is_not_abandoned(
     assert run.status == "success"
     session.expire_all()
     assert [r.status for r in runs(session)] == ["success"]
+    assert not [t for t in threading.enumerate() if t.name.endswith("-heartbeat")], "stopped with its run"
 
 
 def test_a_run_without_heartbeat_from_another_host_is_taken_over(kobo_world: KoboWorld, session: Session) -> None:
