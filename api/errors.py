@@ -6,9 +6,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalogue.store import NoCatalogue
+from sera.db import database_unavailable, error_details, safe_error_summary
 from sera.logs import get_logger
 
 log = get_logger("sera.api")
@@ -36,6 +38,10 @@ class ApiError(Exception):
 class NotFound(ApiError):
     status_code = 404
     code = "not_found"
+
+
+DATABASE_UNAVAILABLE = "the database cannot be reached or is not answering; try again shortly"
+RETRY_AFTER_SECONDS = "30"
 
 
 def _body(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -70,6 +76,15 @@ def add_error_handlers(app: FastAPI) -> None:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
         return _body(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), exc.headers)
 
+    @app.exception_handler(sa_exc.SQLAlchemyError)
+    async def _database(request: Request, exc: sa_exc.SQLAlchemyError) -> JSONResponse:
+        if database_unavailable(exc):
+            log.warning("database unavailable", extra={"path": request.url.path, "error": safe_error_summary(exc)})
+            return _body(503, "database_unavailable", DATABASE_UNAVAILABLE, {"Retry-After": RETRY_AFTER_SECONDS})
+        # SQL errors quote the rejected values (PostgreSQL `DETAIL`): the log gets the statement, not the message.
+        log.error("unhandled database error", extra={"path": request.url.path, **error_details(exc)})
+        return _body(500, "internal_error", f"unexpected {safe_error_summary(exc)}; the server log has the details")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
@@ -81,5 +96,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The token's role may not do this"},
     404: {"model": ErrorBody, "description": "Not found"},
     422: {"model": ErrorBody, "description": "Invalid request"},
-    503: {"model": ErrorBody, "description": "No catalogue loaded"},
+    503: {"model": ErrorBody, "description": "No catalogue loaded, or the database is unavailable"},
 }

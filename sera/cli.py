@@ -2,7 +2,7 @@
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -316,12 +316,58 @@ def _run_sync(settings: Settings, connection: str | None, form: str | None, full
 
             runs = sync_forms(engine, settings, chosen, options=PullOptions(full=full), on_page=on_page)
     for target, run in zip(chosen, runs, strict=True):
+        name = f"{target.connection.name}/{target.remote_form.form_id}"
+        if run.status == "running":
+            since = run.started_at.strftime("%Y-%m-%d %H:%M:%S")
+            typer.echo(f"{name}: already running as run={run.id} ({run.worker}, since {since} UTC), not started again")
+            continue
         line = (
-            f"{target.connection.name}/{target.remote_form.form_id}: {run.status} run={run.id} pages={run.pages} "
+            f"{name}: {run.status} run={run.id} pages={run.pages} "
             f"new={run.rows_new} changed={run.rows_changed} deleted={run.rows_deleted} retries={run.retries}"
         )
         typer.echo(line if not run.error else f"{line}\n  error: {run.error}")
-    return all(run.status == "success" for run in runs)
+    # A form another run holds is being pulled as asked: that is not this command's failure.
+    return all(run.status in ("success", "running") for run in runs)
+
+
+WATCH_RETRY_FIRST = 5.0
+WATCH_RETRY_MAX = 300.0
+"""Waits between attempts while the database is unavailable: doubling from the first, capped."""
+
+
+def watch_sync(
+    one_pass: Callable[[], object],
+    interval: float,
+    *,
+    sleep: Callable[[float], None],
+    passes: int | None = None,
+) -> None:
+    """Run `one_pass` every `interval` seconds; while the database is unavailable, say so on stderr and retry
+    with a capped backoff instead of dying, so the watcher outlives a database restart. `passes` bounds the
+    loop (for tests); None runs for ever."""
+    from sera.db import database_unavailable, safe_error_summary
+
+    failures = 0
+    done = 0
+    while passes is None or done < passes:
+        done += 1
+        try:
+            one_pass()
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            delay = min(WATCH_RETRY_FIRST * 2**failures, WATCH_RETRY_MAX)
+            failures += 1
+            typer.echo(
+                f"database unavailable ({safe_error_summary(error)}); retrying in {delay:g} s (attempt {failures})",
+                err=True,
+            )
+            sleep(delay)
+            continue
+        if failures:
+            typer.echo("database available again; syncing resumed", err=True)
+        failures = 0
+        sleep(interval)
 
 
 @app.command("sync")
@@ -335,14 +381,20 @@ def sync_command(
     """Pull submissions into the database: incremental by default, lossless, resumable after a crash."""
     import time
 
+    from sera.db import database_unavailable, safe_error_summary
+
     settings = _settings()
-    if not watch:
-        if not _run_sync(settings, connection, form, full):
-            raise typer.Exit(1)
+    if watch:
+        watch_sync(lambda: _run_sync(settings, connection, form, full), interval, sleep=time.sleep)
         return
-    while True:
-        _run_sync(settings, connection, form, full)
-        time.sleep(interval)
+    try:
+        ok = _run_sync(settings, connection, form, full)
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        raise _fail(f"database unavailable ({safe_error_summary(error)}); nothing synced") from None
+    if not ok:
+        raise typer.Exit(1)
 
 
 # --- tokens ------------------------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from catalogue.tables import utcnow
-from sera.db import session_scope
+from sera.db import error_details, safe_error_summary, session_scope
 from sera.logs import get_logger
 from sera.settings import Settings
 from sync.connections import DEMO_PLATFORM, ConnectionProblem, resolve_secret
 from sync.http import RemoteError
 from sync.pull import KoboPull, OdkPull, PullOptions
-from sync.runs import finish_run, running_run, start_run
+from sync.runs import DEFAULT_LIVENESS, AlreadyRunning, Liveness, finish_run, holding_run
 from sync.store import PageCounts
 from sync.tables import Connection, RemoteForm, SyncRun
 
@@ -69,11 +69,18 @@ def sync_forms(
     options: PullOptions = DEFAULT_OPTIONS,
     client_factory: ClientFactory = default_client,
     on_page: Callable[[Target, PageCounts], None] | None = None,
+    liveness: Liveness = DEFAULT_LIVENESS,
 ) -> list[SyncRun]:
-    """Pull each form once; a failure fails that form's run and the others go on."""
+    """Pull each form once; a failure fails that form's run and the others go on.
+
+    One run per form, in order. A form another live run holds is not pulled: its entry is that other run, still
+    `running` (a run this call made has always ended by the time it returns)."""
     clients: dict[int, Any] = {}
     try:
-        return [_sync_one(engine, settings, target, options, client_factory, clients, on_page) for target in chosen]
+        return [
+            _sync_one(engine, settings, target, options, client_factory, clients, on_page, liveness)
+            for target in chosen
+        ]
     finally:
         for client in clients.values():
             client.close()
@@ -87,18 +94,52 @@ def _sync_one(
     client_factory: ClientFactory,
     clients: dict[int, Any],
     on_page: Callable[[Target, PageCounts], None] | None,
+    liveness: Liveness,
 ) -> SyncRun:
     connection, remote = target.connection, target.remote_form
     assert connection.id is not None and remote.id is not None
-    with session_scope(engine) as session:
-        busy = running_run(session, remote.id)
-        if busy is not None:
-            session.expunge(busy)
-            log.warning("already running", extra={"form": remote.form_id, "run": busy.id})
-            return busy
-    run_id = start_run(engine, connection.id, remote.id, "full" if options.full else "incremental")
+    mode = "full" if options.full else "incremental"
+    try:
+        with holding_run(engine, connection.id, remote.id, mode, liveness) as run_id:
+            error, client = _pull(engine, settings, target, run_id, options, client_factory, clients, on_page)
+            retries = int(getattr(client, "retries", 0)) if client is not None else 0
+            run = finish_run(engine, run_id, error=error, retries=retries)
+    except AlreadyRunning as busy:
+        log.warning("already running", extra={"form": remote.form_id, "run": busy.holder.id})
+        return busy.holder
+    level = log.error if error else log.info
+    level(
+        "sync run finished",
+        extra={
+            "form": remote.form_id,
+            "connection": connection.name,
+            "status": run.status,
+            "new": run.rows_new,
+            "changed": run.rows_changed,
+            "deleted": run.rows_deleted,
+        },
+    )
+    return run
+
+
+def _pull(
+    engine: Engine,
+    settings: Settings,
+    target: Target,
+    run_id: int,
+    options: PullOptions,
+    client_factory: ClientFactory,
+    clients: dict[int, Any],
+    on_page: Callable[[Target, PageCounts], None] | None,
+) -> tuple[str | None, Any]:
+    """Pull one form under its run; returns the error to record (None on success) and the client used.
+
+    An unexpected error is recorded as its type only: its message may quote submission data (SQL errors carry
+    the rejected row), and staff who may not read submissions read runs. The log gets the details, still
+    without values."""
+    connection, remote = target.connection, target.remote_form
+    assert connection.id is not None and remote.id is not None
     client = None
-    error: str | None = None
     try:
         if connection.id not in clients:
             clients[connection.id] = client_factory(
@@ -126,22 +167,11 @@ def _sync_one(
             stored.last_success_at = utcnow()
             session.add(stored)
     except (RemoteError, ConnectionProblem) as failure:
-        error = str(failure)
+        return str(failure), client
     except Exception as failure:
-        log.exception("sync crashed", extra={"form": remote.form_id, "connection": connection.name})
-        error = f"unexpected {type(failure).__name__}: {failure}"
-    retries = int(getattr(client, "retries", 0)) if client is not None else 0
-    run = finish_run(engine, run_id, error=error, retries=retries)
-    level = log.error if error else log.info
-    level(
-        "sync run finished",
-        extra={
-            "form": remote.form_id,
-            "connection": connection.name,
-            "status": run.status,
-            "new": run.rows_new,
-            "changed": run.rows_changed,
-            "deleted": run.rows_deleted,
-        },
-    )
-    return run
+        log.error(
+            "sync crashed",
+            extra={"form": remote.form_id, "connection": connection.name, "run": run_id, **error_details(failure)},
+        )
+        return f"unexpected {safe_error_summary(failure)}; the server log has the details", client
+    return None, client

@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from catalogue.tables import UtcDateTime, utcnow
@@ -103,6 +103,16 @@ class SyncRun(SQLModel, table=True):
     """One pull of one form: what it did, how it ended. Written as it goes, so a crash leaves its traces."""
 
     __tablename__ = "sync_run"
+    __table_args__ = (
+        # The lock on a form: at most one `running` run each. Inserting a run is the claim (sync/runs.py).
+        Index(
+            "ux_sync_run_running_form",
+            "remote_form_id",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     connection_id: int = Field(foreign_key="connection.id", index=True)

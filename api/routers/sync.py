@@ -10,8 +10,10 @@ from api.auth import AdminDep, StaffDep
 from api.deps import Limit, Offset, SessionDep, SettingsDep
 from api.errors import ERROR_RESPONSES, ApiError, NotFound
 from api.schemas import Page
+from sera.db import session_scope
 from sync.hooks import HookRejected, receive_kobo_delivery
 from sync.pull import PullOptions
+from sync.runs import holders
 from sync.service import sync_forms, targets
 from sync.status import FormStatus, form_statuses, list_runs
 
@@ -41,9 +43,19 @@ class RunOut(BaseModel):
     error: str | None
 
 
+class HeldOut(BaseModel):
+    connection: str
+    form: str
+    run: int
+    """The run already pulling this form (GET /sync/runs); a second one is not started."""
+    worker: str
+    started_at: dt.datetime
+
+
 class StartedOut(BaseModel):
     forms: list[dict[str, str]]
     """The (connection, form) pairs whose runs were started; follow them at GET /sync/runs."""
+    already_running: list[HeldOut] = []
 
 
 class HookOut(BaseModel):
@@ -71,8 +83,25 @@ def start_runs(
     chosen = targets(engine, connection=body.connection, form=body.form)
     if not chosen:
         raise NotFound("no deployed or linked form matches")
-    background.add_task(sync_forms, engine, settings, chosen, options=PullOptions(full=body.full))
-    return StartedOut(forms=[{"connection": t.connection.name, "form": t.remote_form.form_id} for t in chosen])
+    with session_scope(engine) as session:
+        held = holders(session, [t.remote_form.id for t in chosen if t.remote_form.id is not None])
+    pairs = [(t, held.get(t.remote_form.id or 0)) for t in chosen]
+    free = [t for t, run in pairs if run is None]
+    busy = [(t, run) for t, run in pairs if run is not None]
+    background.add_task(sync_forms, engine, settings, free, options=PullOptions(full=body.full))
+    return StartedOut(
+        forms=[{"connection": t.connection.name, "form": t.remote_form.form_id} for t in free],
+        already_running=[
+            HeldOut(
+                connection=t.connection.name,
+                form=t.remote_form.form_id,
+                run=run.id or 0,
+                worker=run.worker,
+                started_at=run.started_at,
+            )
+            for t, run in busy
+        ],
+    )
 
 
 @router.get("/sync/runs", response_model=Page[RunOut])

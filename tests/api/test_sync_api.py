@@ -31,7 +31,7 @@ def test_start_a_run_then_read_runs_and_status(api: TestClient, admin: dict[str,
     add_people(kobo_world.fake, kobo_world.asset, 42)
     started = api.post("/api/v1/sync/runs", json={"full": True}, headers=admin)
     assert started.status_code == 202
-    assert started.json() == {"forms": [{"connection": "kobo", "form": "attendance"}]}
+    assert started.json() == {"forms": [{"connection": "kobo", "form": "attendance"}], "already_running": []}
     runs = api.get("/api/v1/sync/runs", headers=admin).json()
     assert runs["total"] == 1
     run = runs["items"][0]
