@@ -113,14 +113,12 @@ class _Pull:
         mark: int,
         exists: Callable[[str, str], dict[str, Any] | None],
         to_record: Callable[[dict[str, Any]], Record],
-        max_seq: int | None = None,
     ) -> None:
         """Live rows the reconciliation did not see: a row the server still has is stored again, a 404 is a delete."""
         while True:
             with session_scope(self.engine) as session:
                 candidates = [
-                    (row.root_id, row.remote_id)
-                    for row in unseen_live(session, self.remote_form_id, mark, max_seq=max_seq, limit=100)
+                    (row.root_id, row.remote_id) for row in unseen_live(session, self.remote_form_id, mark, limit=100)
                 ]
             if not candidates:
                 return
@@ -262,10 +260,9 @@ class KoboPull(_Pull):
             self.commit(self._refetch(stale) if stale else [], cursor=cursor, seen=same, mark=mark, source="reconcile")
         assert self.client is not None
         client, asset = self.client, self.asset_uid
-        max_seq = int(state["last_id"])
-        self.confirm_deletions(
-            mark, lambda _root, remote_id: client.get_submission(asset, int(remote_id)), kobo_record, max_seq=max_seq
-        )
+        # Every live stored row the scan did not see is a candidate, whatever its `_id`: bounding them by the
+        # last id seen would never question the newest rows, nor any row of a form the scan found empty.
+        self.confirm_deletions(mark, lambda _root, remote_id: client.get_submission(asset, int(remote_id)), kobo_record)
         self.commit(cursor={**self.cursor(), "reconcile": None}, form_updates={"last_reconciled_at": utcnow()})
 
 
