@@ -111,10 +111,13 @@ class _Pull:
     def confirm_deletions(
         self,
         mark: int,
-        exists: Callable[[str, str], dict[str, Any] | None],
+        lookup: Callable[[str, str], tuple[bool, dict[str, Any] | None]],
         to_record: Callable[[dict[str, Any]], Record],
     ) -> None:
-        """Live rows the reconciliation did not see: a row the server still has is stored again, a 404 is a delete."""
+        """Live rows the reconciliation did not see, asked one by one: `lookup(root id, remote id)` answers
+        `(present, row)`. Only `present=False` (the server proved the row absent) writes a tombstone; a row
+        still there is stored again when the server gave it, and marked seen either way. A lookup that cannot
+        prove anything raises, so the run fails and nothing is tombstoned on a guess."""
         while True:
             with session_scope(self.engine) as session:
                 candidates = [
@@ -125,10 +128,10 @@ class _Pull:
             found: list[Record] = []
             gone: list[tuple[str, dt.datetime | None]] = []
             for root_id, remote_id in candidates:
-                row = exists(root_id, remote_id)
-                if row is None:
+                present, row = lookup(root_id, remote_id)
+                if not present:
                     gone.append((root_id, None))
-                else:
+                elif row is not None:
                     found.append(to_record(row))
             # A candidate the server still has is marked seen under its own root id, so the loop always ends.
             gone_roots = {root_id for root_id, _when in gone}
@@ -262,7 +265,12 @@ class KoboPull(_Pull):
         client, asset = self.client, self.asset_uid
         # Every live stored row the scan did not see is a candidate, whatever its `_id`: bounding them by the
         # last id seen would never question the newest rows, nor any row of a form the scan found empty.
-        self.confirm_deletions(mark, lambda _root, remote_id: client.get_submission(asset, int(remote_id)), kobo_record)
+
+        def lookup(_root: str, remote_id: str) -> tuple[bool, dict[str, Any] | None]:
+            row = client.get_submission(asset, int(remote_id))  # None only on Kobo's own 404, asset visible
+            return row is not None, row
+
+        self.confirm_deletions(mark, lookup, kobo_record)
         self.commit(cursor={**self.cursor(), "reconcile": None}, form_updates={"last_reconciled_at": utcnow()})
 
 
@@ -373,6 +381,13 @@ class OdkPull(_Pull):
             newest = max(valid, key=lambda t: parse_server_time(t)) if valid else None
             self.commit(deleted=gone, cursor={**cursor, "deleted": newest})
 
+    def _lookup(self, root: str, _remote: str) -> tuple[bool, dict[str, Any] | None]:
+        """Absence proven by the REST submission (any instance id), the row itself read through OData."""
+        assert self.client is not None
+        if not self.client.submission_exists(self.project_id, self.xml_form_id, root):
+            return False, None
+        return True, self.client.get_submission(self.project_id, self.xml_form_id, root)
+
     def reconcile(self) -> None:
         """All live ids on the server against the store; catches restores, and deletions on old servers."""
         assert self.client is not None
@@ -403,7 +418,5 @@ class OdkPull(_Pull):
             ]
             state = {"mark": mark, "next": next_link}
             self.commit(fresh, cursor={**cursor, "reconcile": state}, seen=same, mark=mark, source="reconcile")
-        self.confirm_deletions(
-            mark, lambda root, _remote: client.get_submission(self.project_id, self.xml_form_id, root), odk_record
-        )
+        self.confirm_deletions(mark, self._lookup, odk_record)
         self.commit(cursor={**self.cursor(), "reconcile": None}, form_updates={"last_reconciled_at": utcnow()})
