@@ -9,7 +9,7 @@ their submission time, and fails the run rather than tombstone on an answer that
 
 import datetime as dt
 from collections.abc import Iterator
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_plus
 
 import httpx
 import pytest
@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from sera.db import session_scope
 from sync.normalize import odk_record
+from sync.odk import CentralClient
 from sync.store import upsert_records
 from sync.tables import RemoteForm
 from tests.fakes.loopback import serve
@@ -42,10 +43,10 @@ def _add_shapes(world: OdkWorld) -> list[str]:
     return list(SHAPES.values())
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[CentralFake, httpx.Client, int]]:
-    """A fake 2026.2 with every shape submitted, and a logged-in raw HTTP client (what any client sends)."""
-    fake = CentralFake("2026.2")
+@pytest.fixture(params=["2026.2", "2024.2"])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[CentralFake, httpx.Client, int]]:
+    """A fake Central with every shape submitted, and a logged-in raw HTTP client (what any client sends)."""
+    fake = CentralFake(request.param)
     fake.add_user(ODK_EMAIL, ODK_PASSWORD)
     project = fake.add_project()
     fake.add_form(project, make_xform(FORM, "1"))
@@ -183,3 +184,22 @@ def test_a_form_gone_from_the_server_does_not_tombstone_its_rows(odk_world: OdkW
     run = odk_world.sync(reconcile_every=dt.timedelta(0))
     odk_world.fake.clear_faults()
     assert run.status == "failed" and run.rows_deleted == 0, run.error
+
+
+def test_the_client_reads_and_confirms_every_shape(served: Served) -> None:
+    fake, http, project = served
+    with CentralClient(str(http.base_url), ODK_EMAIL, ODK_PASSWORD) as client:
+        for instance_id in SHAPES.values():
+            row = client.get_submission(project, FORM, instance_id)
+            assert row is not None and row["__id"] == instance_id, instance_id
+            assert client.submission_exists(project, FORM, instance_id) is True
+        for instance_id in SHAPES.values():
+            fake.delete_submission(project, FORM, instance_id)
+            assert client.get_submission(project, FORM, instance_id) is None
+            assert client.submission_exists(project, FORM, instance_id) is False
+    filters = [q for r in fake.requests if "__id eq" in (q := unquote_plus(r.query))]
+    if fake.version >= "2024.3":
+        assert any("__id eq 'it''''s'" in f for f in filters), "each quote of the key doubled in the literal"
+        assert any("__id eq 'uuid:l''école-3'" in f for f in filters)
+    else:
+        assert filters == ["$filter=__id eq ''&$top=0"], "v2024.2 answers 501.5: only the probe asked"
