@@ -7,6 +7,7 @@ and catches both.
 """
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -49,8 +50,11 @@ def test_a_restore_is_caught_by_the_incremental_run(odk_world: OdkWorld) -> None
     assert (run.status, run.rows_changed, run.rows_deleted) == ("success", 2, 0), run.error
     assert _deleted(odk_world) == {rows[4]}
     odk_world.assert_store_equals_server()
+    before = len(fake.requests)
     again = odk_world.sync(reconcile_every=NOT_DUE)
     assert (again.rows_new, again.rows_changed, again.rows_deleted) == (0, 0, 0)
+    asked = [r.path for r in fake.requests[before:] if re.search(r"/submissions/[^/]+$", r.path)]
+    assert asked == [], "a tombstone the deleted list still holds is not asked about"
 
 
 @pytest.mark.parametrize("odk_world", ["2026.2"], indirect=True)
