@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from catalogue.tables import utcnow
 from sera.db import session_scope
@@ -27,13 +28,16 @@ from sync.odk.client import CentralClient
 from sync.odk.odata import ODataPage
 from sync.runs import record_page
 from sync.store import PageCounts, mark_seen, stored_state, tombstone, unseen_live, upsert_records
-from sync.tables import RemoteForm
+from sync.tables import RemoteForm, Submission
 
 KOBO_TIME = "%Y-%m-%dT%H:%M:%S"
 LIGHT_FIELDS = ["_id", "_uuid", "_validation_status", "meta/rootUuid"]
 """What a change sweep or a reconciliation needs to know whether a stored row is current."""
 IN_CHUNK = 100
 """Ids per `$in` refetch: Kobo's proxy caps query strings at 16 KiB."""
+CENTRAL_PURGE = dt.timedelta(days=31)
+"""Central purges a deleted submission 30 days after its deletion (a day more for clocks): an older tombstone
+cannot be restored, so it is not asked about again."""
 
 
 @dataclass(frozen=True)
@@ -111,31 +115,43 @@ class _Pull:
     def confirm_deletions(
         self,
         mark: int,
-        exists: Callable[[str, str], dict[str, Any] | None],
+        lookup: Callable[[str, str], tuple[bool, dict[str, Any] | None]],
         to_record: Callable[[dict[str, Any]], Record],
-        max_seq: int | None = None,
     ) -> None:
-        """Live rows the reconciliation did not see: a row the server still has is stored again, a 404 is a delete."""
+        """Live rows the reconciliation did not see, asked one by one: `lookup(root id, remote id)` answers
+        `(present, row)`. Only `present=False` (the server proved the row absent) writes a tombstone; a row
+        still there is stored again when the server gave it, and marked seen either way. A lookup that cannot
+        prove anything raises, so the run fails and nothing is tombstoned on a guess."""
         while True:
             with session_scope(self.engine) as session:
                 candidates = [
-                    (row.root_id, row.remote_id)
-                    for row in unseen_live(session, self.remote_form_id, mark, max_seq=max_seq, limit=100)
+                    (row.root_id, row.remote_id) for row in unseen_live(session, self.remote_form_id, mark, limit=100)
                 ]
             if not candidates:
                 return
             found: list[Record] = []
             gone: list[tuple[str, dt.datetime | None]] = []
             for root_id, remote_id in candidates:
-                row = exists(root_id, remote_id)
-                if row is None:
+                present, row = lookup(root_id, remote_id)
+                if not present:
                     gone.append((root_id, None))
-                else:
+                elif row is not None:
                     found.append(to_record(row))
             # A candidate the server still has is marked seen under its own root id, so the loop always ends.
             gone_roots = {root_id for root_id, _when in gone}
             kept = [root_id for root_id, _remote in candidates if root_id not in gone_roots]
             self.commit(found, deleted=gone, seen=kept, mark=mark, source="reconcile")
+
+
+def _recent_tombstones(session: Session, remote_form_id: int) -> list[str]:
+    """Root ids of this form's rows stored as deleted within Central's purge delay (the ones a restore can revive)."""
+    since = utcnow() - CENTRAL_PURGE
+    query = select(Submission.root_id).where(
+        Submission.remote_form_id == remote_form_id,
+        col(Submission.deleted).is_(True),
+        col(Submission.deleted_at) >= since,
+    )
+    return list(session.exec(query.order_by(col(Submission.id))))
 
 
 # --- Kobo --------------------------------------------------------------------------------------------------
@@ -262,10 +278,14 @@ class KoboPull(_Pull):
             self.commit(self._refetch(stale) if stale else [], cursor=cursor, seen=same, mark=mark, source="reconcile")
         assert self.client is not None
         client, asset = self.client, self.asset_uid
-        max_seq = int(state["last_id"])
-        self.confirm_deletions(
-            mark, lambda _root, remote_id: client.get_submission(asset, int(remote_id)), kobo_record, max_seq=max_seq
-        )
+        # Every live stored row the scan did not see is a candidate, whatever its `_id`: bounding them by the
+        # last id seen would never question the newest rows, nor any row of a form the scan found empty.
+
+        def lookup(_root: str, remote_id: str) -> tuple[bool, dict[str, Any] | None]:
+            row = client.get_submission(asset, int(remote_id))  # None only on Kobo's own 404, asset visible
+            return row is not None, row
+
+        self.confirm_deletions(mark, lookup, kobo_record)
         self.commit(cursor={**self.cursor(), "reconcile": None}, form_updates={"last_reconciled_at": utcnow()})
 
 
@@ -344,37 +364,56 @@ class OdkPull(_Pull):
         self.commit(cursor={**cursor, "window": None, "changed": sweep["max"] or cursor.get("changed")})
 
     def deletions(self) -> None:
-        """Soft deletes through `deletedAt` (Central 2024.3+); older servers rely on reconciliation alone."""
+        """Deletions AND restores from the server's deleted list (`__system/deletedAt`, Central 2024.3+).
+
+        The whole list is read each run (Central purges a deleted row 30 days after its deletion, so the list
+        stays short, and no cursor can miss a row or resume past one). Every listed row is tombstoned with its
+        `deletedAt`. A restore sets `deletedAt` back to null and leaves `updatedAt` alone, so no filter on a
+        time can see it; it is found by difference instead: a row the store holds as deleted since less than
+        the purge delay that the list no longer has was restored or purged, and the REST submission says which
+        (a restored row is read again and is live; a purged one stays a tombstone).
+
+        Central 2024.2 cannot filter on `deletedAt` (501.5) and ignores `?deleted=true`: an incremental run
+        there sees neither deletions nor restores, and both wait for the reconciliation (`reconcile_every`,
+        or `--full`), which lists every live row.
+        """
         assert self.client is not None
         client = self.client
         if not client.supports_deleted_at(self.project_id, self.xml_form_id):
             return
-        cursor = self.cursor()
-        since = None if self.options.full else cursor.get("deleted")
-        if since:
-            start = parse_server_time(since)
-            assert start is not None
-            odata_filter = f"__system/deletedAt ge {_odata_time(start - self.options.odk_overlap)}"
-        else:
-            odata_filter = "__system/deletedAt ne null"
-        newest = since
 
         def first() -> ODataPage:
             return client.odata_page(
                 self.project_id,
                 self.xml_form_id,
-                filter=odata_filter,
+                filter="__system/deletedAt ne null",
                 top=self.options.page_size,
                 expand=False,
                 select="__id,__system",
             )
 
+        listed: set[str] = set()
         for rows, _next in self._pages(first, None):
             gone = [(str(row["__id"]), parse_server_time((row.get("__system") or {}).get("deletedAt"))) for row in rows]
-            stamps = [(row.get("__system") or {}).get("deletedAt") for row in rows]
-            valid = [s for s in [*stamps, newest] if s]
-            newest = max(valid, key=lambda t: parse_server_time(t)) if valid else None
-            self.commit(deleted=gone, cursor={**cursor, "deleted": newest})
+            listed.update(root for root, _when in gone)
+            self.commit(deleted=gone)
+        with session_scope(self.engine) as session:
+            restored = [root for root in _recent_tombstones(session, self.remote_form_id) if root not in listed]
+        for start in range(0, len(restored), IN_CHUNK):
+            found = [
+                odk_record(row)
+                for root in restored[start : start + IN_CHUNK]
+                if (row := self._lookup(root, root)[1]) is not None
+            ]
+            if found:
+                self.commit(found)
+
+    def _lookup(self, root: str, _remote: str) -> tuple[bool, dict[str, Any] | None]:
+        """Absence proven by the REST submission (any instance id), the row itself read through OData."""
+        assert self.client is not None
+        if not self.client.submission_exists(self.project_id, self.xml_form_id, root):
+            return False, None
+        return True, self.client.get_submission(self.project_id, self.xml_form_id, root)
 
     def reconcile(self) -> None:
         """All live ids on the server against the store; catches restores, and deletions on old servers."""
@@ -406,7 +445,5 @@ class OdkPull(_Pull):
             ]
             state = {"mark": mark, "next": next_link}
             self.commit(fresh, cursor={**cursor, "reconcile": state}, seen=same, mark=mark, source="reconcile")
-        self.confirm_deletions(
-            mark, lambda root, _remote: client.get_submission(self.project_id, self.xml_form_id, root), odk_record
-        )
+        self.confirm_deletions(mark, self._lookup, odk_record)
         self.commit(cursor={**self.cursor(), "reconcile": None}, form_updates={"last_reconciled_at": utcnow()})

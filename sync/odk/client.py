@@ -7,6 +7,7 @@ when the server cannot have acted on them. One client per thread: the session to
 """
 
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +52,7 @@ class CentralClient:
         )
         self._caller = RetryingCaller(self._http, PLATFORM, policy=policy, sleep=sleep)
         self._deleted_at: bool | None = None
+        self._id_filter: bool | None = None
         self._roles: dict[str, int] | None = None
 
     def __repr__(self) -> str:
@@ -192,22 +194,70 @@ class CentralClient:
             log.info("Central at %s filters on __system/deletedAt: %s", self.base_url, self._deleted_at)
         return self._deleted_at
 
-    def get_submission(
-        self, project_id: int, form_id: str, instance_id: str, *, expand: bool = True
-    ) -> dict[str, Any] | None:
-        """One submission as an OData row (`__id` = the root instance id), or None if absent or deleted."""
-        path = urls.path(urls.ODATA_ROW, project_id=project_id, form_id=form_id, instance_id=instance_id)
-        try:
-            response = self._send(
-                "GET",
-                path,
-                f"read submission {instance_id!r} of form {form_id!r}",
-                params={"$expand": "*"} if expand else None,
-            )
-        except NotFound:
-            return None
-        page = parse_page(response)
-        return page.value[0] if page.value else None
+    def filters_on_id(self, project_id: int, form_id: str) -> bool:
+        """Whether `$filter` accepts `__id` (newer than v2024.2, which answers 501.5); probed once per client."""
+        if self._id_filter is None:
+            path = urls.path(urls.ODATA_TABLE, project_id=project_id, form_id=form_id, table="Submissions")
+            params = {"$filter": "__id eq ''", "$top": "0"}
+            response = self._caller.request("GET", path, params=params)
+            if response.status_code == 501 and problem(response)[0] == "501.5":
+                self._id_filter = False
+            else:
+                check(response, f"probe __id filtering on form {form_id!r}")
+                self._id_filter = True
+        return self._id_filter
+
+    def submission_exists(self, project_id: int, form_id: str, instance_id: str) -> bool:
+        """Whether the server holds this live submission; False ONLY when Central proves it absent.
+
+        Asks the REST submission, which answers for any instance id, so a 404.1 means "no such live submission"
+        (deleted or purged) once the form itself is confirmed readable: a form deleted or out of reach also
+        answers 404.1 and must not turn its rows into tombstones. Anything else that is not a 200 raises
+        (5xx and timeouts after retries, 403, a 404 without Central's problem body, a redirect), so a caller
+        never takes an answer that proves nothing for a deletion.
+        """
+        path = urls.path(urls.SUBMISSION, project_id=project_id, form_id=form_id, instance_id=instance_id)
+        what = f"read submission {instance_id!r} of form {form_id!r}"
+        response = self._caller.request("GET", path)
+        if response.status_code == 404 and problem(response)[0] == "404.1":
+            if self.get_form(project_id, form_id) is None:
+                raise NotFound(f"{what}: the form itself is gone", platform=PLATFORM, method="GET", url=path)
+            return False
+        check(response, what)
+        if response.status_code != 200:
+            raise MalformedResponse.from_response(f"{what}: unexpected {response.status_code}", response, PLATFORM)
+        body = json_body(response, PLATFORM)
+        if not isinstance(body, dict) or body.get("instanceId") != instance_id:
+            raise MalformedResponse.from_response(f"{what}: not this submission", response, PLATFORM)
+        return True
+
+    def get_submission(self, project_id: int, form_id: str, instance_id: str) -> dict[str, Any] | None:
+        """One live submission as an OData row with repeats, found by `__id` whatever its shape; None if not found.
+
+        None does NOT prove a deletion (use `submission_exists`). Servers that filter on `__id` are asked
+        `__id eq '…'` (quotes doubled); v2024.2 cannot, so the REST submission gives its `createdAt` and the
+        row is picked by `__id` from the rows submitted in that millisecond.
+        """
+        if self.filters_on_id(project_id, form_id):
+            where = f"__id eq {urls.odata_string(instance_id)}"
+        else:
+            path = urls.path(urls.SUBMISSION, project_id=project_id, form_id=form_id, instance_id=instance_id)
+            try:
+                meta = self._json_object("GET", path, f"read submission {instance_id!r} of form {form_id!r}")
+            except NotFound:
+                return None
+            created = _parse_time(meta.get("createdAt"))
+            if created is None:
+                raise MalformedResponse(
+                    f"submission {instance_id!r} of form {form_id!r}: no createdAt", platform=PLATFORM, url=path
+                )
+            start, end = _odata_time(created), _odata_time(created + dt.timedelta(milliseconds=1))
+            where = f"__system/submissionDate ge {start} and __system/submissionDate lt {end}"
+        for page in self.pages(project_id, form_id, filter=where, top=100, expand=True):
+            for row in page.value:
+                if row.get("__id") == instance_id:
+                    return row
+        return None
 
     # -- forms ------------------------------------------------------------------------------------------
 
@@ -337,6 +387,23 @@ class CentralClient:
         )
         with contextlib.suppress(AlreadyExists):
             self._send("POST", path, f"assign role {role_id} on form {form_id!r} to actor {actor_id}")
+
+
+def _parse_time(value: object) -> dt.datetime | None:
+    """Central's `…Z` timestamp as an aware datetime (None if missing or unreadable)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _odata_time(moment: dt.datetime) -> str:
+    """A moment as an OData literal, to the millisecond Central keeps in JSON (it stores microseconds)."""
+    moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _server_root(base_url: str) -> str:

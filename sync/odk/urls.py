@@ -21,7 +21,15 @@ FORM_ROLE_ASSIGNMENTS = "/v1/projects/{project_id}/forms/{form_id}/assignments/{
 FORM_ROLE_ASSIGNMENT = "/v1/projects/{project_id}/forms/{form_id}/assignments/{role_id}/{actor_id}"
 APP_USERS = "/v1/projects/{project_id}/app-users"
 ODATA_TABLE = "/v1/projects/{project_id}/forms/{form_id}.svc/{table}"
-ODATA_ROW = "/v1/projects/{project_id}/forms/{form_id}.svc/Submissions('{instance_id}')"
+SUBMISSION = "/v1/projects/{project_id}/forms/{form_id}/submissions/{instance_id}"
+"""The REST submission: it answers for ANY instance id. The single-row OData `Submissions('…')` is not used: its
+route matches only keys of `(uuid:)?[a-z0-9-]` (raw, so not even a percent-encoded `:`) and a form id of
+`[a-z0-9-_]`, and answers 404.1 for everything else."""
+
+
+def odata_string(value: str) -> str:
+    """An OData string literal: single quotes around, a quote inside doubled (`'it''s'`)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def quote_field(value: object) -> str:

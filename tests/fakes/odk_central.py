@@ -700,6 +700,21 @@ def project(row: Mapping[str, Any], selected: set[tuple[str, ...]], prefix: tupl
     return out
 
 
+SINGLE_ROW = re.compile(
+    r"^/v1/projects/(\d+)/forms/([a-z0-9-_]+).svc/Submissions\((?:'|%27)((?:uuid:)?[a-z0-9-]+)(?:'|%27)\)(/.*)*$",
+    re.IGNORECASE,
+)
+"""Central's single-row OData route (`lib/resources/odata.js` `singleRowRegex`), matched on the RAW path: a key
+with any other character (apostrophe, space, brackets, Arabic, a percent-encoded `:`…) or a form id outside
+`[a-z0-9-_]` never reaches it and ends in the generic 404.1. The `i` flag is Central's own."""
+
+
+def single_row_key(raw_path: str) -> str | None:
+    """The instance id a `Submissions('…')` path addresses, or None where Central's route does not match."""
+    match = SINGLE_ROW.match(raw_path)
+    return match.group(3) if match else None
+
+
 def encode_skiptoken(instance_id: str) -> str:
     return "01" + base64.b64encode(json.dumps({"instanceId": instance_id}).encode()).decode()
 
@@ -986,6 +1001,37 @@ class CentralFake:
             if submission is None or submission.deleted_at is None:
                 raise not_found()
             submission.deleted_at = None
+
+    def purge_submission(self, project_id: int, form_id: str, instance_id: str) -> None:
+        """What Central does 30 days after a delete (or on `POST /v1/submissions/purge`): the row is gone for good."""
+        with self.lock:
+            form = self.form(project_id, form_id)
+            if form.submissions.get(instance_id, None) is None:
+                raise not_found()
+            del form.submissions[instance_id]
+
+    def submission_json(self, submission: Submission) -> dict[str, Any]:
+        """REST `Submission` (`GET …/submissions/{instanceId}`): metadata only, no answers."""
+        current = submission.current
+        return {
+            "instanceId": submission.instance_id,
+            "submitterId": submission.submitter_id,
+            "deviceId": submission.device_id,
+            "userAgent": None,
+            "reviewState": submission.review_state,
+            "createdAt": iso(submission.created_at),
+            "updatedAt": iso(submission.updated_at),
+            "deletedAt": iso(submission.deleted_at),
+            "currentVersion": {
+                "instanceId": current.instance_id,
+                "instanceName": None,
+                "submitterId": submission.submitter_id,
+                "deviceId": submission.device_id,
+                "userAgent": None,
+                "createdAt": iso(current.created_at),
+                "current": True,
+            },
+        }
 
     def submission(self, project_id: int, form_id: str, instance_id: str) -> Submission:
         with self.lock:
@@ -1582,9 +1628,11 @@ def build_app(fake: CentralFake) -> FastAPI:
             query = ODataQuery.parse(request.url.query, fake.version)
             fake.odata_requests += 1
             number = fake.odata_requests
-            single = re.fullmatch(r"Submissions\('(.+)'\)", table)
-            if single:
-                submission = fake._submission(form, single.group(1))
+            if table.startswith("Submissions("):
+                key = single_row_key(path)
+                if key is None:  # Central's route refuses the key; its generic table route has no such table
+                    raise not_found()
+                submission = fake._submission(form, key)
                 row = fake.row(form, submission, RowStyle(expand=query.expand, wkt=query.wkt))
                 if query.select is not None:
                     row = project(row, select_paths(query.select, fake.has_deleted_at, form.current.fields, root=True))
@@ -1724,5 +1772,25 @@ def build_app(fake: CentralFake) -> FastAPI:
     async def restore_submission(project_id: int, form_id: str, instance_id: str, who: Caller) -> Response:
         fake.restore_submission(project_id, form_id, instance_id)
         return JSONResponse({"success": True})
+
+    @app.get("/v1/projects/{project_id}/forms/{form_id}/submissions/{instance_id}")
+    async def get_submission(project_id: int, form_id: str, instance_id: str, who: Caller) -> Response:
+        """Any instance id (Express decodes the segment); deleted or purged → 404.1; a later version's id → 301."""
+        with fake.lock:
+            if who.type == "field_key":
+                raise insufficient_rights()
+            form = fake.form(project_id, form_id)
+            submission = form.submissions.get(instance_id)
+            if submission is None:
+                root = next(
+                    (s for s in form.submissions.values() if any(v.instance_id == instance_id for v in s.versions)),
+                    None,
+                )
+                if root is not None and root.deleted_at is None:
+                    location = f"/v1/projects/{project_id}/forms/{quote(form_id, safe='')}/submissions/"
+                    location += quote(root.instance_id, safe="")
+                    return Response(status_code=301, headers={"Location": f"{location}/versions/{quote(instance_id)}"})
+            submission = fake._submission(form, instance_id)
+            return JSONResponse(fake.submission_json(submission))
 
     return app

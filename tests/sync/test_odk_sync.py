@@ -46,7 +46,7 @@ def test_deletions_and_restores(odk_world: OdkWorld, session: Session) -> None:
     odk_world.assert_store_equals_server()
     fake.restore_submission(p, f, rows[4]["__id"])
     run = odk_world.sync(full=True)
-    assert (run.status, run.rows_changed) == ("success", 1), "a restore bumps nothing: only reconciliation sees it"
+    assert (run.status, run.rows_changed) == ("success", 1), "a restore bumps nothing: see test_odk_restores.py"
     odk_world.assert_store_equals_server()
     deleted = session.exec(select(Submission).where(Submission.deleted == True)).all()  # noqa: E712
     assert [s.root_id for s in deleted] == [rows[5]["__id"]]
