@@ -28,7 +28,8 @@ class HookRejected(Exception):
 
 
 def receive_kobo_delivery(engine: Engine, connection_name: str, presented_secret: str | None, payload: Any) -> str:
-    """Store one delivered submission; returns `new`, `changed` or `unchanged`."""
+    """Store one delivered submission; returns `new`, `changed`, `unchanged`, or `stale` when the store holds a
+    newer version or the submission was deleted (a replay never moves data backwards)."""
     with session_scope(engine) as session:
         try:
             connection = get_connection(session, connection_name)
@@ -53,4 +54,6 @@ def receive_kobo_delivery(engine: Engine, connection_name: str, presented_secret
                 404, "not_found", f"asset '{asset}' is not a form deployed or linked on '{connection_name}'"
             )
         counts = upsert_records(session, remote.id, [record], run_id=None, source="hook")
-    return "new" if counts.new else ("changed" if counts.changed else "unchanged")
+    if counts.new or counts.changed:
+        return "new" if counts.new else "changed"
+    return "stale" if counts.stale else "unchanged"
