@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select, update
 
 from catalogue.tables import utcnow
-from sync.normalize import Record
+from sync.normalize import INT64_MAX, INT64_MIN, Record
 from sync.tables import Submission
 
 PUSH_SOURCES = frozenset({"hook"})
@@ -298,6 +298,6 @@ def unseen_live(
         col(Submission.deleted).is_(False),
         (col(Submission.reconcile_mark).is_(None)) | (col(Submission.reconcile_mark) != mark),
     )
-    if max_seq is not None:
-        query = query.where(col(Submission.remote_seq) <= max_seq)
+    if max_seq is not None and max_seq <= INT64_MAX:  # beyond it every stored number is below (none is bound)
+        query = query.where(col(Submission.remote_seq) <= max(max_seq, INT64_MIN))
     return list(session.exec(query.order_by(col(Submission.id)).limit(limit)))

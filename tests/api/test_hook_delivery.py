@@ -5,6 +5,7 @@ Deliveries go through the ASGI interface with a body handed over chunk by chunk,
 the application actually read; the /health test runs a real server on 127.0.0.1.
 """
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
@@ -15,11 +16,17 @@ import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlmodel import Session, select
 
+from analysis.quality import quality_findings
 from api.app import create_app
+from catalogue.model import Catalogue
 from sera.db import session_scope
 from sync.connections import get_connection, set_hook_secret
+from sync.normalize import BEYOND_INT64, ESCAPED, LONG_KEY, NOT_FINITE
+from sync.tables import Submission
 from tests.fakes.loopback import serve
 from tests.worlds import KoboWorld, add_people
 
@@ -141,3 +148,42 @@ def test_health_answers_while_a_big_delivery_is_being_stored(world: KoboWorld, e
         assert not delivery.done()
         holder.rollback()
         assert delivery.result().json() == {"status": "new"}
+
+
+def test_odd_values_in_a_delivery_are_stored_never_a_server_error(
+    world: KoboWorld, engine: Engine, minimal_catalogue: Catalogue
+) -> None:
+    """`_id` of 10^30, a lone UTF-16 surrogate (PostgreSQL refuses it), NaN, values longer than the old columns:
+    each delivery is stored (202), the rest of the JSON as sent, and what could not be kept is a finding."""
+    rows = add_people(world.fake, world.asset, 6)
+    bodies = [
+        json.dumps({**rows[0], "_id": 10**30}),
+        json.dumps({**rows[1], "sex": "f\ud800"}),  # json.dumps writes the lone surrogate as the escape \ud800
+        json.dumps({**rows[2], "age": float("nan")}),  # the token NaN, which Python's parser reads back
+        json.dumps({**rows[3], "start": "2026-05-04T08:00:00" + "x" * 100}),
+        json.dumps({**rows[4], "_validation_status": {"uid": "validation_status_" + "x" * 100}}),
+        json.dumps({**rows[5], "meta/rootUuid": "uuid:" + "r" * 700}),
+    ]
+    with TestClient(create_app(world.settings)) as api:
+        for body in bodies:
+            answer = api.post(URL, content=body, headers={**SECRET, "Content-Type": "application/json"})
+            assert (answer.status_code, answer.json()) == (202, {"status": "new"}), body[:200]
+    with Session(engine) as session:
+        stored = {row.remote_id: row for row in session.exec(select(Submission))}
+    assert len(stored) == 6
+    assert stored[str(10**30)].remote_seq is None
+    assert stored[str(rows[1]["_id"])].data["sex"] == "f\\ud800"
+    assert stored[str(rows[2]["_id"])].data["age"] == "NaN"
+    assert stored[str(rows[3]["_id"])].device_start == "2026-05-04T08:00:00" + "x" * 100
+    assert stored[str(rows[4]["_id"])].review_state == "validation_status_" + "x" * 100
+    assert {remote_id: row.unstorable for remote_id, row in stored.items() if row.unstorable} == {
+        str(10**30): {"_id": BEYOND_INT64},
+        str(rows[1]["_id"]): {"sex": ESCAPED},
+        str(rows[2]["_id"]): {"age": NOT_FINITE},
+        str(rows[5]["_id"]): {"meta/rootUuid": LONG_KEY},
+    }
+    with Session(engine) as session:
+        now = dt.datetime.now(dt.UTC)
+        found = quality_findings(session, minimal_catalogue, f"{now.year}Q{(now.month - 1) // 3 + 1}")
+    [finding] = [f for f in found if f.check == "unstorable_value"]
+    assert set(finding.submissions) == {str(10**30), *(str(rows[i]["_id"]) for i in (1, 2, 5))}
