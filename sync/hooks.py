@@ -67,10 +67,14 @@ def receive_kobo_delivery(engine: Engine, connection_name: str, presented_secret
             record = kobo_record(payload)
         except MalformedResponse as error:
             raise HookRejected(400, "bad_payload", str(error)) from None
-        asset = payload.get("_xform_id_string")
-        remote = session.exec(
-            select(RemoteForm).where(RemoteForm.connection_id == connection.id, RemoteForm.remote_id == asset)
-        ).first()
+        asset = record.data.get("_xform_id_string")  # as stored: quoting it back can never fail to encode
+        remote = (
+            session.exec(
+                select(RemoteForm).where(RemoteForm.connection_id == connection.id, RemoteForm.remote_id == asset)
+            ).first()
+            if isinstance(asset, str)
+            else None
+        )
         if remote is None or remote.id is None:
             raise HookRejected(
                 404, "not_found", f"asset '{asset}' is not a form deployed or linked on '{connection_name}'"

@@ -131,11 +131,11 @@ def _seq(value: int, notes: dict[str, str]) -> int | None:
 
 def kobo_record(sent: dict[str, Any]) -> Record:
     """A Kobo data row; `meta/rootUuid` is stable across edits, `_id` too, `_uuid` changes on each edit."""
+    row, notes = storable(sent)  # first: an error message quoting the row must be storable text too
     try:
-        seq = int(sent["_id"])
+        seq = int(row["_id"])
     except (KeyError, TypeError, ValueError, OverflowError) as error:
-        raise MalformedResponse(f"a submission has no integer _id: {str(sent)[:200]}", platform="kobo") from error
-    row, notes = storable(sent)
+        raise MalformedResponse(f"a submission has no integer _id: {str(row)[:200]}", platform="kobo") from error
     status = row.get("_validation_status") or {}
     root = (
         row.get("meta/rootUuid") or row.get("meta/instanceID") or (f"uuid:{row['_uuid']}" if row.get("_uuid") else None)
@@ -164,11 +164,10 @@ def kobo_record(sent: dict[str, Any]) -> Record:
 
 def odk_record(sent: dict[str, Any]) -> Record:
     """An ODK Central OData row; `__id` is the first instanceID and never changes."""
-    system = sent.get("__system")
-    if not isinstance(sent.get("__id"), str) or not isinstance(system, dict):
-        raise MalformedResponse(f"a submission has no __id or __system: {str(sent)[:200]}", platform="odk")
-    row, notes = storable(sent)
-    system = row["__system"]
+    row, notes = storable(sent)  # first: an error message quoting the row must be storable text too
+    system = row.get("__system")
+    if not isinstance(row.get("__id"), str) or not isinstance(system, dict):
+        raise MalformedResponse(f"a submission has no __id or __system: {str(row)[:200]}", platform="odk")
     meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
     try:
         submitted = parse_server_time(system.get("submissionDate"))

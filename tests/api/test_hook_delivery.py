@@ -124,6 +124,22 @@ def test_a_body_that_is_not_json_is_a_bad_payload(world: KoboWorld) -> None:
         assert (status, answer["error"]) == (400, "bad_payload")
 
 
+def test_a_delivery_that_is_no_submission_gets_a_4xx_with_the_error_shape(world: KoboWorld) -> None:
+    """Whatever it quotes back from the body (a lone surrogate included) can be sent as the answer."""
+    [row] = add_people(world.fake, world.asset, 1)
+    cases = [
+        ({"_id": "\ud800"}, 400),
+        ({"_id": float("inf")}, 400),
+        ({**row, "_xform_id_string": ["list"]}, 404),
+        ({**row, "_xform_id_string": "a\ud800"}, 404),
+    ]
+    with TestClient(create_app(world.settings)) as api:
+        for payload, status in cases:
+            answer = api.post(URL, content=json.dumps(payload), headers=SECRET)
+            assert answer.status_code == status, payload
+            assert set(answer.json()) == {"error", "detail"}
+
+
 def waiting_for_submission_lock(engine: Engine) -> bool:
     with engine.connect() as connection:
         query = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'submission'::regclass"
