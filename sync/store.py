@@ -159,9 +159,6 @@ def upsert_records(
         if state is not None and state.content_hash == record.content_hash and not state.deleted:
             counts.unchanged += 1
             seen.append(root_id)
-        elif state is not None and state.deleted and push:
-            counts.unchanged += 1
-            counts.stale += 1
         else:
             writes.append(
                 {

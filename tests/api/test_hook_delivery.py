@@ -7,6 +7,7 @@ the application actually read; the /health test runs a real server on 127.0.0.1.
 
 import datetime as dt
 import json
+import secrets
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -178,7 +179,7 @@ def test_odd_values_in_a_delivery_are_stored_never_a_server_error(
         json.dumps({**rows[2], "age": float("nan")}),  # the token NaN, which Python's parser reads back
         json.dumps({**rows[3], "start": "2026-05-04T08:00:00" + "x" * 100}),
         json.dumps({**rows[4], "_validation_status": {"uid": "validation_status_" + "x" * 100}}),
-        json.dumps({**rows[5], "meta/rootUuid": "uuid:" + "r" * 700}),
+        json.dumps({**rows[5], "meta/rootUuid": "uuid:" + secrets.token_hex(1500)}),
     ]
     with TestClient(create_app(world.settings)) as api:
         for body in bodies:

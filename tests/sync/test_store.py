@@ -99,6 +99,8 @@ def test_a_push_never_brings_a_deleted_submission_back_and_a_pull_does(session: 
     upsert_records(session, form_id, [v1], run_id=None, source="hook")
     tombstone(session, form_id, ["uuid:a"], run_id=None)
     assert upsert_records(session, form_id, [v1], run_id=None, source="hook").stale == 1
+    v2 = kobo_record(edit(1, "a2", "a", "a", q="2"))
+    assert upsert_records(session, form_id, [v2], run_id=None, source="hook").stale == 1  # newer, still deleted
     session.commit()
     assert stored(session) == [("uuid:a", "uuid:a", True, "1")]
     assert upsert_records(session, form_id, [v1], run_id=None, source="reconcile").changed == 1

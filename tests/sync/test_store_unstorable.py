@@ -3,6 +3,7 @@ too long for an index, NUL characters. Every row is stored, the raw JSON as the 
 database can hold it, and what could not be kept as sent is a data quality finding (`unstorable_value`)."""
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from sqlalchemy import Engine
@@ -41,7 +42,7 @@ def test_kobo_odd_values_never_block_a_page(kobo_world: KoboWorld, minimal_catal
     with fake.lock:
         records = fake.assets[asset].records
         records[long_review["_id"]]["_validation_status"] = {"uid": "validation_status_" + LONG, "timestamp": 1}
-        records[long_root["_id"]]["meta/rootUuid"] = "uuid:" + "r" * 700
+        records[long_root["_id"]]["meta/rootUuid"] = "uuid:" + secrets.token_hex(1500)
         records[nul["_id"]]["sex"] = "fe\x00male"
         fake._next_id = 2**63  # the server's next `_id` does not fit a 64-bit integer
     [huge] = add_people(fake, asset, 1)
@@ -70,7 +71,7 @@ def test_kobo_odd_values_never_block_a_page(kobo_world: KoboWorld, minimal_catal
 def test_odk_odd_values_never_block_a_page(odk_world: OdkWorld, minimal_catalogue: Catalogue) -> None:
     odk_world.add(2)
     [nul] = odk_world.add(1, name="P\x00")
-    long_id = "uuid:" + "i" * 700
+    long_id = "uuid:" + secrets.token_hex(1500)
     odk_world.fake.add_submission(odk_world.project, odk_world.form_id, {"name": "Q", "age": 30}, instance_id=long_id)
     run = odk_world.sync(full=True)
     assert (run.status, run.error, run.rows_new) == ("success", None, 4)
