@@ -19,6 +19,8 @@ The checks (CHECKS, in display order):
 - `disaggregation_total` (error): a total that is not the sum of its parts (`analysis.quality_values`).
 - `unknown_form_version` (error): sent with a form version SERA did not build or deploy, or on a remote form
   whose form left the catalogue (not counted) (`analysis.quality_timing`).
+- `unstorable_value` (warning): a value the server sent that the store could not keep as sent (kept escaped,
+  as text, or under a digest), in the quarter the server received it (`analysis.quality_storage`).
 
 Everything is read from SQL: the quarter's submissions through the facts' (form, period) index, streamed, with
 only the raw answers a check needs extracted by the database. Deleted submissions are never read. Findings name
@@ -53,6 +55,7 @@ from analysis.quality_model import (
 from analysis.quality_people import duplicate_people
 from analysis.quality_reports import latest_report_received, missing_reports, report_form
 from analysis.quality_scan import scan
+from analysis.quality_storage import unstorable_values
 from analysis.quality_timing import TimingVisitor, known_versions, orphan_submissions, uncounted
 from analysis.quality_values import ValuePlan, ValueVisitor
 from analysis.tables import Fact
@@ -109,7 +112,11 @@ def quality_findings(
     scope = Scope(catalogue, period, observation_clock(session, catalogue, now))
     index = DimensionIndex.of(catalogue)
     versions = known_versions(session)
-    findings: list[Finding] = [*missing_reports(session, scope), *orphan_submissions(session, scope)]
+    findings: list[Finding] = [
+        *missing_reports(session, scope),
+        *orphan_submissions(session, scope),
+        *unstorable_values(session, scope),
+    ]
     for form in catalogue.forms:
         plan = FormPlan.of(catalogue, form, index)
         values = ValuePlan.of(catalogue, form, form_questions(form), plan.questions)

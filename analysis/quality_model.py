@@ -21,6 +21,7 @@ CHECKS: tuple[str, ...] = (
     "outlier",
     "disaggregation_total",
     "unknown_form_version",
+    "unstorable_value",
 )
 """The checks, in display order."""
 

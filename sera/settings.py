@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     suppression_threshold: int = Field(
         default=5, ge=0, description="Person counts below this are hidden from partner and viewer tokens (0: off)."
     )
+    hook_max_bytes: int = Field(
+        default=2_000_000,
+        ge=1,
+        description="Largest Kobo webhook delivery accepted, in bytes: a larger one is answered 413 without being "
+        "read whole (the next pull still brings that submission).",
+    )
     person_key_secret: SecretStr = Field(
         default=SecretStr(""), description="Key of the pseudonymous person hash; set it in production."
     )

@@ -4,11 +4,33 @@ The raw JSON is kept whole; these columns exist to find, order and compare submi
 """
 
 import datetime as dt
-from dataclasses import dataclass
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from catalogue.store import canonical_hash
 from sync.http import MalformedResponse
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+ROOT_ID_MAX = 600
+"""Characters a root id may have and still be an index key: PostgreSQL's btree takes about 2,700 bytes a key,
+and a character is at most 4 bytes. A longer one is stored under a digest (the raw JSON keeps it whole)."""
+MAX_NOTES = 20
+"""At most this many unstorable fields noted on one submission."""
+UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
+"""What no PostgreSQL text or JSON value can hold: NUL, and UTF-16 surrogates (in a Python string parsed from
+JSON, a surrogate is always a lone one: pairs are joined)."""
+
+ESCAPED = "escaped_text"
+"""A text with NUL or a lone UTF-16 surrogate, stored with those characters written as `\\uXXXX`."""
+NOT_FINITE = "not_finite"
+"""A NaN or infinite number (JSON has none; Python's parser accepts them), stored as the text the server sent."""
+BEYOND_INT64 = "beyond_int64"
+"""An id outside a 64-bit integer: kept as text, without its number column."""
+LONG_KEY = "long_key"
+"""A root id too long to be an index key: stored under `sha256:<hex>` of it."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +49,10 @@ class Record:
     review_state: str | None
     data: dict[str, Any]
     content_hash: str
+    deprecated_id: str | None = None
+    """The instanceID this version replaced (`meta/deprecatedID`), None for a first version."""
+    unstorable: dict[str, str] = field(default_factory=dict)
+    """Fields that could not be stored as sent (path → ESCAPED, NOT_FINITE, BEYOND_INT64 or LONG_KEY)."""
 
 
 def parse_server_time(value: Any) -> dt.datetime | None:
@@ -37,15 +63,78 @@ def parse_server_time(value: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def _escape(text: str) -> str:
+    return UNSAFE_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _note(notes: dict[str, str], path: str, reason: str) -> None:
+    if len(notes) < MAX_NOTES:
+        notes.setdefault(path or "/", reason)
+
+
+def _storable(value: Any, path: str, notes: dict[str, str]) -> Any:
+    """The value with what a database cannot hold made storable; the same object when nothing had to change."""
+    if isinstance(value, str):
+        if UNSAFE_TEXT.search(value) is None:
+            return value
+        _note(notes, path, ESCAPED)
+        return _escape(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        _note(notes, path, NOT_FINITE)
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        changed = False
+        cleaned: dict[Any, Any] = {}
+        for key, item in value.items():
+            name = key
+            if isinstance(key, str) and UNSAFE_TEXT.search(key) is not None:
+                name = _escape(key)
+                _note(notes, f"{path}/{name}" if path else name, ESCAPED)
+            inner = _storable(item, f"{path}/{name}" if path else str(name), notes)
+            changed = changed or name is not key or inner is not item
+            cleaned[name] = inner
+        return cleaned if changed else value
+    if isinstance(value, list):
+        items = [_storable(item, path, notes) for item in value]
+        return items if any(new is not old for new, old in zip(items, value, strict=True)) else value
+    return value
+
+
+def storable(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The row as a database can keep it, and the fields that had to change (path → reason).
+
+    Everything else is kept exactly as sent; a field is changed only where PostgreSQL would refuse the whole
+    row (and with it the page): NUL and lone surrogates are written as `\\uXXXX` text, NaN and infinities as text.
+    """
+    notes: dict[str, str] = {}
+    return _storable(row, "", notes), notes
+
+
+def _root_key(root: str, field_name: str, notes: dict[str, str]) -> str:
+    """The root id, or a digest of it when it is too long to be an index key."""
+    if len(root) <= ROOT_ID_MAX:
+        return root
+    _note(notes, field_name, LONG_KEY)
+    return "sha256:" + hashlib.sha256(root.encode("utf-8")).hexdigest()
+
+
 def _text(value: Any) -> str | None:
-    return None if value in (None, "") else str(value)[:128]
+    return None if value in (None, "") else str(value)
 
 
-def kobo_record(row: dict[str, Any]) -> Record:
+def _seq(value: int, notes: dict[str, str]) -> int | None:
+    if INT64_MIN <= value <= INT64_MAX:
+        return value
+    _note(notes, "_id", BEYOND_INT64)
+    return None
+
+
+def kobo_record(sent: dict[str, Any]) -> Record:
     """A Kobo data row; `meta/rootUuid` is stable across edits, `_id` too, `_uuid` changes on each edit."""
+    row, notes = storable(sent)  # first: an error message quoting the row must be storable text too
     try:
         seq = int(row["_id"])
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise MalformedResponse(f"a submission has no integer _id: {str(row)[:200]}", platform="kobo") from error
     status = row.get("_validation_status") or {}
     root = (
@@ -57,8 +146,8 @@ def kobo_record(row: dict[str, Any]) -> Record:
         raise MalformedResponse(f"submission {seq} has a bad _submission_time", platform="kobo") from error
     return Record(
         remote_id=str(seq),
-        root_id=str(root or seq),
-        remote_seq=seq,
+        root_id=_root_key(str(root or seq), "meta/rootUuid", notes),
+        remote_seq=_seq(seq, notes),
         instance_id=_text(row.get("meta/instanceID")),
         form_version=_text(row.get("__version__")),
         submitted_at=submitted,
@@ -68,11 +157,14 @@ def kobo_record(row: dict[str, Any]) -> Record:
         review_state=_text(status.get("uid")) if isinstance(status, dict) else None,
         data=row,
         content_hash=canonical_hash(row),
+        deprecated_id=_text(row.get("meta/deprecatedID")),
+        unstorable=notes,
     )
 
 
-def odk_record(row: dict[str, Any]) -> Record:
+def odk_record(sent: dict[str, Any]) -> Record:
     """An ODK Central OData row; `__id` is the first instanceID and never changes."""
+    row, notes = storable(sent)  # first: an error message quoting the row must be storable text too
     system = row.get("__system")
     if not isinstance(row.get("__id"), str) or not isinstance(system, dict):
         raise MalformedResponse(f"a submission has no __id or __system: {str(row)[:200]}", platform="odk")
@@ -84,7 +176,7 @@ def odk_record(row: dict[str, Any]) -> Record:
         raise MalformedResponse(f"submission {row['__id']} has a bad server time", platform="odk") from error
     return Record(
         remote_id=row["__id"],
-        root_id=row["__id"],
+        root_id=_root_key(row["__id"], "__id", notes),
         remote_seq=None,
         instance_id=_text(meta.get("instanceID")) or row["__id"],
         form_version=_text(system.get("formVersion")),
@@ -95,4 +187,6 @@ def odk_record(row: dict[str, Any]) -> Record:
         review_state=_text(system.get("reviewState")),
         data=row,
         content_hash=canonical_hash(row),
+        deprecated_id=_text(meta.get("deprecatedID")),
+        unstorable=notes,
     )

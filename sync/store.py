@@ -2,6 +2,19 @@
 
 Keyed by (remote form, root id): an edit replaces the stored content of the same row, a deletion marks it.
 Nothing here commits; the pull commits each page together with the cursor that covers it.
+
+Every write of a submission is one `INSERT … ON CONFLICT DO UPDATE … WHERE` (SQLite and PostgreSQL alike), so
+two writers of the same submission at once (a webhook delivery racing a poll) both succeed, and the condition is
+judged by the database against the row as it is then, never against an earlier read:
+
+- a pull (the server's current state, authoritative) replaces what is stored unless the stored version is
+  provably newer, and brings a tombstoned row back (an ODK restore, a late-visible Kobo row);
+- a push (a webhook delivery, possibly a replay) only adds a submission or moves it forward to a provably newer
+  version, and never brings a deleted one back: anything it cannot prove, the next pull settles.
+
+"Newer" is decided from what the servers say, never from the local clock: ODK Central's `updatedAt`, and the
+version chain every edit carries (`meta/deprecatedID` names the instanceID it replaced; a first version's
+instanceID is the root id).
 """
 
 import datetime as dt
@@ -9,12 +22,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import ColumnElement, and_, func, not_, or_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select, update
 
 from catalogue.tables import utcnow
-from sync.normalize import Record
+from sync.normalize import INT64_MAX, INT64_MIN, Record
 from sync.tables import Submission
+
+PUSH_SOURCES = frozenset({"hook"})
+"""Sources that push a submission (may replay an old one) rather than read the server's current state."""
 
 
 @dataclass
@@ -23,16 +40,92 @@ class PageCounts:
     changed: int = 0
     unchanged: int = 0
     deleted: int = 0
+    stale: int = 0
+    """Of the unchanged: records left alone because the store holds a newer version, or (a push) a deletion."""
 
     def add(self, other: "PageCounts") -> None:
         self.new += other.new
         self.changed += other.changed
         self.unchanged += other.unchanged
         self.deleted += other.deleted
+        self.stale += other.stale
 
 
 BATCH = 500
 """Root ids looked up per query: small enough for any driver's parameter limit."""
+UPSERT_BATCH = 200
+"""Rows per upsert statement: 200 rows of 20 columns stay far below SQLite's 32,766 parameters."""
+
+_TABLE = Submission.__table__  # type: ignore[attr-defined]
+_CONTENT = (
+    "remote_id",
+    "remote_seq",
+    "instance_id",
+    "deprecated_id",
+    "form_version",
+    "submitted_at",
+    "updated_at",
+    "device_start",
+    "device_end",
+    "review_state",
+    "data",
+    "content_hash",
+    "unstorable",
+)
+"""The columns a new version replaces."""
+
+
+def _newer(a: Any, b: Any, root_id: Any) -> ColumnElement[bool]:
+    """Whether version `a` is provably later than version `b` of the same submission (never NULL).
+
+    ODK Central moves `updatedAt` on every edit and review; an edit names the version it replaced
+    (`meta/deprecatedID`), and a first version (no deprecatedID, instanceID = root id) precedes every edit.
+    """
+    return or_(
+        and_(a.updated_at.is_not(None), b.updated_at.is_not(None), a.updated_at > b.updated_at),
+        and_(a.deprecated_id.is_not(None), b.instance_id.is_not(None), a.deprecated_id == b.instance_id),
+        and_(
+            a.deprecated_id.is_not(None),
+            b.deprecated_id.is_(None),
+            b.instance_id.is_not(None),
+            b.instance_id == root_id,
+        ),
+    )
+
+
+def _upsert_statement(session: Session, rows: list[dict[str, Any]], *, push: bool) -> Any:
+    """One `INSERT … ON CONFLICT (remote_form_id, root_id) DO UPDATE … WHERE` for these rows, returning the root
+    ids it wrote (a row the condition refused is not returned)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(_TABLE).values(rows)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(_TABLE).values(rows)
+    else:
+        raise NotImplementedError(f"no upsert for the {dialect} database; SERA runs on SQLite or PostgreSQL")
+    stored, sent = _TABLE.c, statement.excluded
+    differs = stored.content_hash != sent.content_hash
+    if push:
+        condition = and_(
+            stored.deleted.is_(False),
+            differs,
+            _newer(sent, stored, stored.root_id),
+            not_(_newer(stored, sent, stored.root_id)),
+        )
+    else:
+        condition = and_(or_(differs, stored.deleted.is_(True)), not_(_newer(stored, sent, stored.root_id)))
+    changes = {name: getattr(sent, name) for name in _CONTENT}
+    changes |= {
+        "deleted": False,
+        "deleted_at": None,
+        "changed_at": sent.changed_at,
+        "last_run_id": sent.last_run_id,
+        "source": sent.source,
+        "reconcile_mark": func.coalesce(sent.reconcile_mark, stored.reconcile_mark),
+    }
+    return statement.on_conflict_do_update(
+        index_elements=[stored.remote_form_id, stored.root_id], set_=changes, where=condition
+    ).returning(stored.root_id)
 
 
 def upsert_records(
@@ -46,22 +139,28 @@ def upsert_records(
 ) -> PageCounts:
     """Store a page: new rows inserted, changed ones replaced, identical ones left alone (a duplicate is harmless).
 
-    A record that comes back after a tombstone (an ODK restore, a late-visible Kobo row) is live again.
-    Writes go out as one bulk INSERT and one bulk UPDATE per page: a page of 1,000 is two statements.
+    A pull replaces unless the store holds a provably newer version, and a record that comes back after a
+    tombstone (an ODK restore, a late-visible Kobo row) is live again. A push (`source` in PUSH_SOURCES) never
+    replaces a version it cannot prove older, and never brings a deleted row back. Rows identical to the stored
+    ones are not sent to the database; the others go out as one upsert per UPSERT_BATCH rows, in root id order
+    (so that two writers lock shared rows in the same order).
     """
+    push = source in PUSH_SOURCES
     by_root: dict[str, Record] = {}
     for record in records:
         by_root[record.root_id] = record  # the last one wins if a page repeats a submission
     stored = stored_state(session, remote_form_id, list(by_root))
     counts = PageCounts()
     now = utcnow()
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    seen: list[int] = []
-    for root_id, record in by_root.items():
+    writes: list[dict[str, Any]] = []
+    seen: list[str] = []
+    for root_id, record in sorted(by_root.items()):
         state = stored.get(root_id)
-        if state is None:
-            inserts.append(
+        if state is not None and state.content_hash == record.content_hash and not state.deleted:
+            counts.unchanged += 1
+            seen.append(root_id)
+        else:
+            writes.append(
                 {
                     **_columns(record),
                     "remote_form_id": remote_form_id,
@@ -71,38 +170,32 @@ def upsert_records(
                     "last_run_id": run_id,
                     "source": source,
                     "deleted": False,
+                    "deleted_at": None,
                     "reconcile_mark": reconcile_mark,
                 }
             )
-            counts.new += 1
-        elif state.content_hash == record.content_hash and not state.deleted:
-            counts.unchanged += 1
-            seen.append(state.id)
-        else:
-            updates.append(
-                {
-                    **_columns(record),
-                    "id": state.id,
-                    "deleted": False,
-                    "deleted_at": None,
-                    "changed_at": now,
-                    "last_run_id": run_id,
-                    "source": source,
-                    **({"reconcile_mark": reconcile_mark} if reconcile_mark is not None else {}),
-                }
-            )
-            counts.changed += 1
-    if inserts:
-        session.execute(insert(Submission), inserts)
-    if updates:
-        session.execute(update(Submission), updates)
+    written: set[str] = set()
+    for start in range(0, len(writes), UPSERT_BATCH):
+        statement = _upsert_statement(session, writes[start : start + UPSERT_BATCH], push=push)
+        written.update(session.execute(statement).scalars())
+    refused = [row["root_id"] for row in writes if row["root_id"] not in written]
+    now_stored = stored_state(session, remote_form_id, refused) if refused else {}
+    for row in writes:
+        root_id = row["root_id"]
+        if root_id in written:
+            if root_id in stored:
+                counts.changed += 1
+            else:
+                counts.new += 1
+            continue
+        counts.unchanged += 1
+        state = now_stored.get(root_id)
+        if state is None or state.content_hash != row["content_hash"] or state.deleted:
+            counts.stale += 1
+        if not push:
+            seen.append(root_id)  # the server has it: a reconciliation saw it, whatever the store keeps
     if seen and reconcile_mark is not None:
-        for start in range(0, len(seen), BATCH):
-            session.execute(
-                update(Submission)
-                .where(col(Submission.id).in_(seen[start : start + BATCH]))
-                .values(reconcile_mark=reconcile_mark)
-            )
+        mark_seen(session, remote_form_id, seen, reconcile_mark)
     return counts
 
 
@@ -151,6 +244,8 @@ def _columns(record: Record) -> dict[str, Any]:
         "review_state": record.review_state,
         "data": record.data,
         "content_hash": record.content_hash,
+        "deprecated_id": record.deprecated_id,
+        "unstorable": record.unstorable or None,
     }
 
 
@@ -200,6 +295,6 @@ def unseen_live(
         col(Submission.deleted).is_(False),
         (col(Submission.reconcile_mark).is_(None)) | (col(Submission.reconcile_mark) != mark),
     )
-    if max_seq is not None:
-        query = query.where(col(Submission.remote_seq) <= max_seq)
+    if max_seq is not None and max_seq <= INT64_MAX:  # beyond it every stored number is below (none is bound)
+        query = query.where(col(Submission.remote_seq) <= max(max_seq, INT64_MIN))
     return list(session.exec(query.order_by(col(Submission.id)).limit(limit)))

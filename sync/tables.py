@@ -69,22 +69,25 @@ class Submission(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     remote_form_id: int = Field(foreign_key="remote_form.id")
-    remote_id: str = Field(max_length=128)
-    """Kobo `_id` (as text), ODK `__id`."""
+    remote_id: str = Field(sa_type=Text)
+    """Kobo `_id` (as text), ODK `__id`. Text columns hold what the server sent, however long: a length limit here
+    would protect nothing and make one odd value fail its whole page."""
     remote_seq: int | None = Field(default=None, sa_type=BigInteger)
-    """Kobo `_id` as a number, for keyset scans; null for ODK."""
-    root_id: str = Field(max_length=128)
-    """Stable across edits: Kobo `meta/rootUuid`, ODK `__id`."""
-    instance_id: str | None = Field(default=None, max_length=128)
+    """Kobo `_id` as a number, for keyset scans; null for ODK, and for an `_id` outside a 64-bit integer."""
+    root_id: str = Field(sa_type=Text)
+    """Stable across edits: Kobo `meta/rootUuid`, ODK `__id` (a digest of it when too long for an index key)."""
+    instance_id: str | None = Field(default=None, sa_type=Text)
     """The current version's instanceID."""
-    form_version: str | None = Field(default=None, max_length=128)
+    deprecated_id: str | None = Field(default=None, sa_type=Text)
+    """The instanceID this version replaced (`meta/deprecatedID`): how a push is known to be newer or older."""
+    form_version: str | None = Field(default=None, sa_type=Text)
     submitted_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     """Server receive time of the first version."""
     updated_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     """Server time of the last change (ODK `updatedAt`; Kobo has none)."""
-    device_start: str | None = Field(default=None, max_length=64)
-    device_end: str | None = Field(default=None, max_length=64)
-    review_state: str | None = Field(default=None, max_length=64)
+    device_start: str | None = Field(default=None, sa_type=Text)
+    device_end: str | None = Field(default=None, sa_type=Text)
+    review_state: str | None = Field(default=None, sa_type=Text)
     content_hash: str = Field(max_length=64)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     deleted: bool = Field(default=False)
@@ -97,6 +100,8 @@ class Submission(SQLModel, table=True):
     last_run_id: int | None = Field(default=None, foreign_key="sync_run.id")
     reconcile_mark: int | None = None
     """Id of the last reconciliation that saw this submission on the server."""
+    unstorable: dict[str, str] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    """What the server sent that could not be stored as sent (field → reason): the `unstorable_value` check."""
 
 
 class SyncRun(SQLModel, table=True):

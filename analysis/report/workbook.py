@@ -62,6 +62,7 @@ CHECK_LABELS: dict[str, str] = {
     "outlier": "Valeur atypique",
     "disaggregation_total": "Total différent de la somme des ventilations",
     "unknown_form_version": "Version de formulaire inconnue",
+    "unstorable_value": "Valeur non enregistrable telle quelle",
 }
 SEVERITY_LABELS: dict[str, str] = {"error": "Erreur", "warning": "Avertissement", "info": "Information"}
 COLUMN_LABELS: dict[str, str] = {"period": "Réalisé du trimestre", "to_date": "Cumul à date"}

@@ -1,17 +1,18 @@
 """Sync over HTTP: start runs, list them, see each form's state, and receive Kobo REST Service deliveries."""
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import AdminDep, StaffDep
 from api.deps import Limit, Offset, SessionDep, SettingsDep
-from api.errors import ERROR_RESPONSES, ApiError, NotFound
+from api.errors import ERROR_RESPONSES, ApiError, ErrorBody, NotFound
 from api.schemas import Page
 from sera.db import session_scope
-from sync.hooks import HookRejected, receive_kobo_delivery
+from sync.hooks import HookRejected, authorize_delivery, parse_delivery, receive_kobo_delivery
 from sync.pull import PullOptions
 from sync.runs import holders
 from sync.service import sync_forms, targets
@@ -60,6 +61,7 @@ class StartedOut(BaseModel):
 
 class HookOut(BaseModel):
     status: str
+    """`new`, `changed`, `unchanged`, or `stale`: the store holds a newer version, or the submission was deleted."""
 
 
 class _HookError(ApiError):
@@ -132,15 +134,54 @@ def get_status(session: SessionDep, _staff: StaffDep) -> Page[FormStatus]:
     return Page(items=statuses, total=len(statuses))
 
 
-@router.post("/hooks/kobo/{connection}", status_code=202, response_model=HookOut)
-def kobo_hook(
+async def _capped_body(request: Request, limit: int) -> bytes:
+    """The body, read as it streams in and refused (413) as soon as it is over `limit` bytes, or announced so."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HookRejected(413, "payload_too_large", f"a delivery is at most {limit} bytes; this one is {declared}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HookRejected(413, "payload_too_large", f"a delivery is at most {limit} bytes")
+    return bytes(body)
+
+
+_DELIVERY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object", "description": "One Kobo submission."}}},
+    }
+}
+
+
+@router.post(
+    "/hooks/kobo/{connection}",
+    status_code=202,
+    response_model=HookOut,
+    responses={
+        400: {"model": ErrorBody, "description": "Not one submission as a JSON object"},
+        413: {"model": ErrorBody, "description": "Larger than the hook_max_bytes setting"},
+    },
+    openapi_extra=_DELIVERY_BODY,
+)
+async def kobo_hook(
     connection: str,
     request: Request,
-    payload: Annotated[Any, Body()],
+    settings: SettingsDep,
     x_sera_hook_secret: Annotated[str | None, Header()] = None,
 ) -> HookOut:
-    """A Kobo REST Service delivery (JSON submission), stored at once; duplicates are harmless."""
+    """A Kobo REST Service delivery (JSON submission), stored at once; duplicates and replays are harmless.
+
+    The connection and its secret are checked before a byte of the body is read, the body is capped at the
+    `hook_max_bytes` setting while it streams in, and parsing and storing run off the event loop.
+    """
+    engine = request.app.state.engine
     try:
-        return HookOut(status=receive_kobo_delivery(request.app.state.engine, connection, x_sera_hook_secret, payload))
+        await run_in_threadpool(authorize_delivery, engine, connection, x_sera_hook_secret)
+        body = await _capped_body(request, settings.hook_max_bytes)
+        payload = await run_in_threadpool(parse_delivery, body)
+        status = await run_in_threadpool(receive_kobo_delivery, engine, connection, x_sera_hook_secret, payload)
     except HookRejected as rejected:
         raise _HookError(rejected) from None
+    return HookOut(status=status)

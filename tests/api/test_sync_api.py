@@ -80,3 +80,26 @@ def test_kobo_hook_stores_at_once_and_duplicates_are_harmless(
     assert api.post(url, json=[row], headers={"X-Sera-Hook-Secret": "s3cret"}).json()["error"] == "bad_payload"
     kobo_world.sync()
     kobo_world.assert_store_equals_server()
+
+
+def test_a_webhook_replay_never_moves_data_backwards(api: TestClient, kobo_world: KoboWorld, session: Session) -> None:
+    """Deliver v1, edit it on the server (v2, read by a sync), deliver v1 again: v2 stays. Delete it, replay v1:
+    it stays deleted."""
+    with session_scope(kobo_world.engine) as s:
+        set_hook_secret(get_connection(s, "kobo"), "s3cret")
+    secret = {"X-Sera-Hook-Secret": "s3cret"}
+    [v1, _other] = add_people(kobo_world.fake, kobo_world.asset, 2)
+    url = "/api/v1/hooks/kobo/kobo"
+    assert api.post(url, json=v1, headers=secret).json() == {"status": "new"}
+    v2 = kobo_world.fake.edit_submission(kobo_world.asset, v1["_id"], {"age": "77"})
+    kobo_world.sync()
+    assert api.post(url, json=v1, headers=secret).json() == {"status": "stale"}
+    kobo_world.assert_store_equals_server()
+    assert api.post(url, json=v2, headers=secret).json() == {"status": "unchanged"}
+    kobo_world.fake.delete_submission(kobo_world.asset, v1["_id"])
+    kobo_world.sync(full=True)
+    for replay in (v1, v2):
+        assert api.post(url, json=replay, headers=secret).json() == {"status": "stale"}
+    kobo_world.assert_store_equals_server()
+    deleted = session.exec(select(Submission).where(Submission.root_id == v1["meta/rootUuid"])).one()
+    assert (deleted.deleted, deleted.instance_id) == (True, v2["meta/instanceID"])
