@@ -226,7 +226,8 @@ def test_programme_end_to_end(
         del field_.kobo_sheets[kobo_ids["Youssef5"]]
         for row in kobo.submissions(field_.assets["feedback"]):
             kobo.delete_submission(field_.assets["feedback"], row["_id"])
-        # ODK Central: the newest and oldest sheets deleted, an edit (Fatou6 was a man), review states, Q4 sheets.
+        # ODK Central: the newest and oldest sheets deleted, an edit (Fatou6 was a man), review states, Q4 sheets,
+        # every feedback submission deleted.
         for which in ("newest", "oldest"):
             odk.delete_submission(project, "attendance", odk_ids[which])
         deleted_oldest = field_.odk_sheets.pop(odk_ids["oldest"])
@@ -244,6 +245,8 @@ def test_programme_end_to_end(
             odk.set_review_state(project, "attendance", instance_id, state)
         for who in women_b[7:12]:
             field_.attend("odk", who, partner_b, Q4)
+        for instance_id in field_.odk_rows("feedback"):
+            odk.delete_submission(project, "feedback", instance_id)
         grant_report = next(iter(field_.odk_rows("grant_report")))
         odk.set_review_state(project, "grant_report", grant_report, "approved")
 

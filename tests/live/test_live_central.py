@@ -170,6 +170,8 @@ def test_live_odk_central(database_url: str, tmp_path: Path, request: pytest.Fix
             for _ in range(2):
                 send(form_id, phones.other(form_id))
 
+        assert sera.sync() == every
+
         # An edit over OpenRosa (Youssef6's activity was in Q4), review states, the newest and oldest deleted.
         moved = first_ids["Youssef6"]
         edit_id = f"uuid:{uuid.uuid4()}"
@@ -217,5 +219,9 @@ def test_live_odk_central(database_url: str, tmp_path: Path, request: pytest.Fix
 
         draft = sera.run("report", "quarterly", "2026Q3", "--out", str(tmp_path / "draft.xlsx"))
         assert (tmp_path / "draft.xlsx").stat().st_size > 0, draft.stdout
+        if admin.get("/reports/quarterly", period="2026Q3")["total"] != 0:
+            problems.append(f"`sera report quarterly` without --issue issued the report: {draft.stdout.strip()}")
+        else:
+            assert admin.post("/reports/quarterly/2026Q3/issues")["number"] == 1
 
     assert not problems, "\n".join(problems)
