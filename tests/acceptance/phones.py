@@ -87,11 +87,15 @@ class FormShapes:
                 _place(root, path, value)
         return root
 
+    def xml_body(self, answers: Answers) -> str:
+        """The answers as the elements of an instance document (groups nested, one element per repeat item)."""
+        return _xml_children(self.nested(answers))
+
     def xml(
         self, answers: Answers, *, xml_form_id: str, version: str, instance_id: str, deprecated_id: str = ""
     ) -> bytes:
         """The instance document Collect posts (OpenRosa): `meta/instanceID`, and `meta/deprecatedID` for an edit."""
-        body = _xml_children(self.nested(answers))
+        body = self.xml_body(answers)
         deprecated = f"<deprecatedID>{escape(deprecated_id)}</deprecatedID>" if deprecated_id else ""
         return (
             f'<?xml version="1.0"?><data xmlns:jr="http://openrosa.org/javarosa" '
