@@ -210,6 +210,8 @@ def test_programme_end_to_end(
         problems += settle(lambda: views("2026Q3"))
 
         # -- the officer cleans the data; one more sheet of a person comes in late -----------------------
+        # An hour passes on Central: what changes now is outside the incremental window of what came before.
+        odk.clock.advance(dt.timedelta(hours=1))
         # Kobo: an edit (Youssef6's activity moves to Q4), validation statuses, the newest and the oldest sheet
         # deleted, a whole form (feedback) emptied.
         asset = field_.assets["attendance"]
@@ -262,6 +264,7 @@ def test_programme_end_to_end(
         problems += settle(lambda: views("2026Q3", "2026Q4"))
 
         # -- late data (Q2 sheets arriving in Q4), a restore, a webhook replay ------------------------------
+        odk.clock.advance(dt.timedelta(hours=1))  # the restored sheet is an old one, as in real life
         field_.attend("kobo", women_a[3], partner_a, Q2)  # Amina4 was first seen in Q2 after all
         field_.attend("kobo", women_a[8], partner_a, Q2)
         odk.restore_submission(project, "attendance", odk_ids["oldest"])
