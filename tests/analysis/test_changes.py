@@ -18,7 +18,7 @@ from analysis.changes import Mark
 from catalogue.model import Catalogue
 from catalogue.tables import utcnow
 from sync.store import mark_seen
-from tests.analysis.builders import SECRET, Store, all_values, attend
+from tests.analysis.builders import Store, all_values, attend
 from tests.analysis.conftest import run
 
 
