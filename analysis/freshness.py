@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from analysis.changes import pending_changes
 from analysis.compute import ComputeReport, compute
 from analysis.tables import ComputeState
 from catalogue.store import NoCatalogue, stored_catalogue
@@ -45,9 +46,7 @@ class AsOf:
 
 
 def as_of(session: Session) -> AsOf:
-    """How fresh the values are, read from the compute state and the sync runs (two indexed queries)."""
-    from analysis.changes import pending_changes
-
+    """How fresh the values are, read from the compute state and the sync runs (a few indexed queries)."""
     state = session.get(ComputeState, 1)
     if state is None or state.last_run_at is None:
         return AsOf(None, None, None, None, pending_changes(session, None))
@@ -75,7 +74,8 @@ def changed_rows(runs: Sequence[SyncRun]) -> bool:
 def refresh_after_sync(
     engine: Engine, settings: Settings, runs: Sequence[SyncRun] | None = None
 ) -> ComputeReport | None:
-    """Recompute what the runs changed (all `runs`; None for a webhook delivery that stored something).
+    """Recompute what the runs changed (`runs`; None when the caller does not have them, after a background
+    sync or a webhook delivery: then whatever was written since the last compute).
 
     Returns the compute's report, or None when there was nothing to do (no row changed, no catalogue loaded) or
     the compute failed (logged; the next one catches up).
@@ -84,6 +84,9 @@ def refresh_after_sync(
         return None
     try:
         with session_scope(engine) as session:
+            state = session.get(ComputeState, 1)
+            if runs is None and not pending_changes(session, state.change_mark if state else None):
+                return None
             try:
                 catalogue = stored_catalogue(session)
             except NoCatalogue:

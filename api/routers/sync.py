@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Request
 from pydantic import BaseModel
 
+from analysis.freshness import refresh_after_sync
 from api.auth import AdminDep, StaffDep
 from api.deps import Limit, Offset, SessionDep, SettingsDep
 from api.errors import ERROR_RESPONSES, ApiError, NotFound
@@ -72,6 +73,7 @@ def start_runs(
     if not chosen:
         raise NotFound("no deployed or linked form matches")
     background.add_task(sync_forms, engine, settings, chosen, options=PullOptions(full=body.full))
+    background.add_task(refresh_after_sync, engine, settings)  # then the values the runs changed
     return StartedOut(forms=[{"connection": t.connection.name, "form": t.remote_form.form_id} for t in chosen])
 
 
@@ -108,10 +110,15 @@ def kobo_hook(
     connection: str,
     request: Request,
     payload: Annotated[Any, Body()],
+    background: BackgroundTasks,
+    settings: SettingsDep,
     x_sera_hook_secret: Annotated[str | None, Header()] = None,
 ) -> HookOut:
     """A Kobo REST Service delivery (JSON submission), stored at once; duplicates are harmless."""
     try:
-        return HookOut(status=receive_kobo_delivery(request.app.state.engine, connection, x_sera_hook_secret, payload))
+        status = receive_kobo_delivery(request.app.state.engine, connection, x_sera_hook_secret, payload)
     except HookRejected as rejected:
         raise _HookError(rejected) from None
+    if status != "unchanged":
+        background.add_task(refresh_after_sync, request.app.state.engine, settings)
+    return HookOut(status=status)
