@@ -6,7 +6,8 @@ else: a write it has seen is one whose transaction had committed by then (an id 
 not among its in-progress ids), or its own. The next compute reads what the previous one had not seen: ids from
 `xmax` on, and the ids that were still in progress. A sync page that commits while a compute runs, or a long
 transaction that started before it and commits after, is read by the next compute, once. On SQLite writers are
-serial, so the stamp is one more than the highest and "seen" is "at most the highest stamp when the run began".
+serial, so the stamp is one more than the highest and "seen" is "at most the highest stamp when the run began"
+(submission rows are never deleted, but by `sera demo clear`, which runs a full compute after).
 
 A wall-clock watermark cannot do this: a transaction stamps its time before it commits, so a reader must go
 back over an overlap (and read everything in it again) and still misses a transaction longer than the overlap.
