@@ -20,7 +20,7 @@ from analysis.tables import ComputeState, Fact, IndicatorInput, IndicatorValue
 from catalogue.model import Catalogue
 from sync.tables import Submission
 from tests.analysis.builders import INDICATORS, SECRET, Store, all_values, attend, engine_catalogue, indicator
-from tests.analysis.conftest import run
+from tests.analysis.conftest import TODAY, run
 
 QUARTER_STARTS = ["2026-01-", "2026-04-", "2026-07-", "2026-10-"]
 NAMES = ["Ana", "Ben", "Chloé", "Driss"]
@@ -143,13 +143,13 @@ def test_incremental_equals_full(
 ) -> None:
     store, catalogue = every_aggregation, every_aggregation.catalogue
     _reset(session)
-    compute(session, catalogue, person_key_secret=SECRET)
+    compute(session, catalogue, person_key_secret=SECRET, today=TODAY)
     session.commit()
     live: list[tuple[str, str, str]] = []
     for batch in changes:
         for op in batch:
             _apply(store, live, op)
-        report = compute(session, catalogue, person_key_secret=SECRET)
+        report = compute(session, catalogue, person_key_secret=SECRET, today=TODAY)
         session.commit()
         assert report.mode == "incremental"
     incremental = all_values(session)
@@ -163,18 +163,18 @@ def test_only_submissions_written_since_the_last_run_are_read(
 ) -> None:
     for name in NAMES:
         store.put("attendance", {"consent": "yes", "activity_date": "2026-02-01", "full_name": name})
-    first = compute(session, catalogue, person_key_secret=SECRET)
+    first = compute(session, catalogue, person_key_secret=SECRET, today=TODAY)
     session.commit()
     assert (first.mode, first.submissions) == ("full", 4)
     state = session.exec(select(ComputeState)).one()
     assert state.change_mark is not None
     store.put("attendance", {"consent": "yes", "activity_date": "2026-05-01", "full_name": "Eve"})
-    second = compute(session, catalogue, person_key_secret=SECRET)
+    second = compute(session, catalogue, person_key_secret=SECRET, today=TODAY)
     session.commit()
     assert (second.mode, second.submissions) == ("incremental", 1)
     assert second.recomputed["CONTACTS"] == ["2026Q2", "LOP"]
     assert second.recomputed["CONTACTS_CUM"][0] == "2026Q2" and "2026Q1" not in second.recomputed["CONTACTS_CUM"]
-    nothing = compute(session, catalogue, person_key_secret=SECRET)
+    nothing = compute(session, catalogue, person_key_secret=SECRET, today=TODAY)
     session.commit()
     assert (nothing.stamped, nothing.submissions, nothing.cells_changed, nothing.recomputed) == (0, 0, 0, {})
 
