@@ -9,9 +9,11 @@ from catalogue.model import LIFE_OF_PROGRAMME, Catalogue
 from catalogue.periods import quarters_between
 from catalogue.store import canonical_hash
 
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 """Raised when the way facts or values are computed changes, so the next run recomputes everything.
-2: cells keep their totals (sums in millionths); a `latest` LOP adds up the reporters' last values."""
+2: cells keep their totals (sums in millionths); a `latest` LOP adds up the reporters' last values.
+3: person keys ignore tatweel and invisible marks and read every digit as 0-9 (`+212 0 6…` is `06…` too);
+cumulative cells run to the current or latest reported quarter."""
 
 
 @dataclass(frozen=True)

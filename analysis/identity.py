@@ -24,27 +24,45 @@ log = logging.getLogger("sera.analysis")
 
 _SPACES = re.compile(r"\s+")
 _PHONE = re.compile(r"^\+?[\d\s().\-/]{6,}$")
+TATWEEL = "\u0640"
+"""The Arabic elongation stroke (محـــمد): typography, never part of a name."""
 SEPARATOR = "\x1f"
 """Between identifiers in the hashed text: a control character no normalised answer contains."""
 
 
+def _visible(text: str) -> str:
+    """The text without invisible format characters (direction marks, zero-width joiners) and tatweel, with
+    every decimal digit as 0-9 (Arabic-Indic ١٩٩٠ is 1990)."""
+    kept = (ch for ch in text if ch != TATWEEL and unicodedata.category(ch) != "Cf")
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in kept)
+
+
+def _national(digits: str) -> str:
+    """A Moroccan number in national form: `00212…` and `212…` (with or without the trunk 0) → `0…`."""
+    if digits.startswith("00"):
+        digits = digits[2:]
+    if digits.startswith("212") and len(digits) == 12:
+        return "0" + digits[3:]
+    if digits.startswith("2120") and len(digits) == 13:
+        return digits[3:]
+    return digits
+
+
 def normalise(value: Any) -> str:
-    """One identifier as comparable text: trimmed, case-folded, accents and Arabic diacritics removed,
-    spaces collapsed; a phone-like value keeps its digits only, in national form (`+212 6…`, `00212 6…` → `06…`)."""
+    """One identifier as comparable text: trimmed, case-folded, accents and Arabic diacritics removed (an alef
+    carrying a hamza or a madda is a bare alef), tatweel and invisible marks removed, digits as 0-9, spaces
+    collapsed; a phone-like value keeps its digits only, in national form (`+212 6…`, `00212 6…` → `06…`).
+    The README's "Person keys" lists what this merges and what it keeps apart; tests/analysis/test_identity.py
+    checks exactly that list."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).strip()
+    text = _visible(str(value)).strip()
     if _PHONE.match(text) and sum(ch.isdigit() for ch in text) >= 6:
-        digits = "".join(ch for ch in text if ch.isdigit())
-        if digits.startswith("00"):
-            digits = digits[2:]
-        if digits.startswith("212") and len(digits) == 12:
-            digits = "0" + digits[3:]
-        return digits
+        return _national("".join(ch for ch in text if ch.isdigit()))
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", stripped.casefold()).strip()

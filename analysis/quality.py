@@ -11,6 +11,7 @@ The checks (CHECKS, in display order):
   reports one by one, field forms per partner); received or edited after the quarter's reporting deadline, so a
   figure that may already be reported changed (info: a restatement may follow) (`analysis.quality_timing`).
 - `duplicate_person` (warning): the same pseudonymous person twice in the same activity (`analysis.quality_people`).
+- `duplicate_report` (error): a grant with two or more start sheets (`analysis.quality_grants`).
 - `out_of_range`: an answer outside its form's constraint, a negative count, a date after the server received it
   or before the form allows, an activity date outside the programme or missing (error); an amount in euros above
   its grant's amount (warning) (`analysis.quality_values`, `analysis.quality_timing`).
@@ -36,6 +37,7 @@ from sqlmodel import Session, col
 
 from analysis.dimensions import DimensionIndex
 from analysis.facts import FormPlan
+from analysis.quality_grants import duplicate_start_sheets
 from analysis.quality_model import (
     CHECKS,
     LATE_AFTER_DAYS,
@@ -116,6 +118,7 @@ def quality_findings(
         *missing_reports(session, scope),
         *orphan_submissions(session, scope),
         *unstorable_values(session, scope),
+        *duplicate_start_sheets(session, scope),
     ]
     for form in catalogue.forms:
         plan = FormPlan.of(catalogue, form, index)

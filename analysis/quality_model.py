@@ -17,6 +17,7 @@ CHECKS: tuple[str, ...] = (
     "missing_report",
     "late_submission",
     "duplicate_person",
+    "duplicate_report",
     "out_of_range",
     "outlier",
     "disaggregation_total",

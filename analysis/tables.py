@@ -10,7 +10,7 @@ JSON path or filter language to translate; they are rebuilt with the facts of th
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from catalogue.tables import UtcDateTime, utcnow
@@ -43,6 +43,9 @@ class Fact(SQLModel, table=True):
     organisation: str | None = Field(default=None, max_length=64)
     dims: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     values: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    content_hash: str | None = Field(default=None, max_length=64)
+    """On the submission row (row_index 0): the submission's content hash these facts were built from, so an
+    incremental run skips a submission stamped again without new content (a reconciliation mark)."""
 
 
 class IndicatorInput(SQLModel, table=True):
@@ -128,7 +131,9 @@ class ComputeState(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     watermark: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
-    """Submissions changed after this time are refreshed by the next incremental run."""
+    """When the last run started (kept for people: runs follow `change_mark`, not time)."""
+    change_mark: str | None = Field(default=None, sa_type=Text)
+    """Which submission writes the last run saw (`analysis.changes.Mark`); the next run reads the others."""
     fingerprint: str = Field(default="", max_length=64)
     """Hash of the catalogue, the engine version and the person key: when it changes, the next run is full."""
     last_run_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)

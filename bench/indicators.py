@@ -11,8 +11,8 @@ For each backend, in a throwaway database (dropped at the end unless `--keep`):
 5. p50/p95 latency of `GET /api/v1/indicators/{code}/values` for a few representative requests, for the SERA
    officer and for a viewer (suppression), and the time of one data quality request and one draft report.
 
-The incremental runs use no overlap: the default look-back of five minutes would re-read the end of the demo's
-generation, which a deployment's previous run has long covered; what is measured is the cost of the change.
+Incremental runs read exactly the submissions written since the previous run (`analysis.changes`); what is
+measured is the cost of the change.
 
     .venv/bin/python bench/indicators.py                          # 1,000,000 submissions, PostgreSQL
     .venv/bin/python bench/indicators.py --count 100000 --backends postgresql,sqlite
@@ -59,7 +59,6 @@ from sync.tables import Connection, RemoteForm, Submission
 from xlsforms.build import form_version
 
 SECRET = "bench-person-key-secret"
-NO_OVERLAP = dt.timedelta(0)
 REQUESTS = 200
 SEED = 2026
 T = TypeVar("T")
@@ -177,7 +176,7 @@ def edit_and_delete(session: Session, catalogue: Catalogue, edits: int, deletion
 
 def _compute(engine: Engine, catalogue: Catalogue, *, full: bool) -> tuple[ComputeReport, float]:
     with session_of(engine) as session:
-        return timed(lambda: compute(session, catalogue, full=full, person_key_secret=SECRET, overlap=NO_OVERLAP))
+        return timed(lambda: compute(session, catalogue, full=full, person_key_secret=SECRET))
 
 
 def _print_run(backend: str, label: str, report: ComputeReport, seconds: float) -> None:

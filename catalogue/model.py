@@ -169,11 +169,13 @@ class TimeAggregation(StrEnum):
     """How period values combine over time; the most common bug class of M&E tools, so always explicit."""
 
     sum = "sum"
-    """A flow: the life-of-programme value is the sum of the periods (grants awarded in the quarter)."""
+    """A flow: each period counts its own rows; the life-of-programme value counts all rows, which is the sum of
+    the periods for counts and sums, and each unit once for distinct counts (README, "Time aggregation")."""
     cumulative = "cumulative"
     """A running total to date, reported as such (communes with a protocol so far)."""
     latest = "latest"
-    """A stock: the most recent period's value stands (share of projects with a gender approach)."""
+    """A stock: a period is its own reports; the life-of-programme value adds up each reporter's latest report
+    (share of projects with a gender approach, each partner in each region as last reported)."""
     unique_people = "unique_people"
     """People counted once over the programme, however many periods or activities reached them."""
 

@@ -294,7 +294,8 @@ def forms_link(
 
 
 def _run_sync(settings: Settings, connection: str | None, form: str | None, full: bool) -> bool:
-    """One pass over the chosen forms; True when every run succeeded."""
+    """One pass over the chosen forms, then the values it changed; True when every run succeeded."""
+    from analysis.freshness import refresh_after_sync
     from sera.progress import progress
     from sync.pull import PullOptions
     from sync.service import Target, sync_forms, targets
@@ -315,6 +316,7 @@ def _run_sync(settings: Settings, connection: str | None, form: str | None, full
                 report(name, f"new={total.new} changed={total.changed} deleted={total.deleted}")
 
             runs = sync_forms(engine, settings, chosen, options=PullOptions(full=full), on_page=on_page)
+        refreshed = refresh_after_sync(engine, settings, runs)
     for target, run in zip(chosen, runs, strict=True):
         name = f"{target.connection.name}/{target.remote_form.form_id}"
         if run.status == "running":
@@ -326,6 +328,8 @@ def _run_sync(settings: Settings, connection: str | None, form: str | None, full
             f"new={run.rows_new} changed={run.rows_changed} deleted={run.rows_deleted} retries={run.retries}"
         )
         typer.echo(line if not run.error else f"{line}\n  error: {run.error}")
+    if refreshed is not None:
+        typer.echo(f"indicator values: {refreshed.mode}, {refreshed.cells_changed} cells changed")
     # A form another run holds is being pulled as asked: that is not this command's failure.
     return all(run.status in ("success", "running") for run in runs)
 

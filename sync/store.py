@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select, update
 
 from catalogue.tables import utcnow
 from sync.normalize import INT64_MAX, INT64_MIN, Record
-from sync.tables import Submission
+from sync.tables import ChangeStamp, Submission
 
 PUSH_SOURCES = frozenset({"hook"})
 """Sources that push a submission (may replay an old one) rather than read the server's current state."""
@@ -122,6 +122,8 @@ def _upsert_statement(session: Session, rows: list[dict[str, Any]], *, push: boo
         "last_run_id": sent.last_run_id,
         "source": sent.source,
         "reconcile_mark": func.coalesce(sent.reconcile_mark, stored.reconcile_mark),
+        # ON CONFLICT … DO UPDATE does not apply the column's onupdate: stamp the change for incremental compute.
+        "change_seq": ChangeStamp(),
     }
     return statement.on_conflict_do_update(
         index_elements=[stored.remote_form_id, stored.root_id], set_=changes, where=condition

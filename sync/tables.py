@@ -3,10 +3,33 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Field, SQLModel
 
 from catalogue.tables import UtcDateTime, utcnow
+
+
+class ChangeStamp(FunctionElement[int]):
+    """What every write of a submission stamps in `change_seq`, so a reader can tell exactly what it has not seen.
+
+    PostgreSQL: the writing transaction's id (`pg_current_xact_id`); a reader's snapshot says which of those had
+    committed when it looked (`analysis.changes`). SQLite: one more than the highest stamp (writers are serial).
+    """
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(ChangeStamp)
+def _serial_stamp(_element: ChangeStamp, _compiler: object, **_kw: object) -> str:
+    return "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM submission)"
+
+
+@compiles(ChangeStamp, "postgresql")
+def _transaction_stamp(_element: ChangeStamp, _compiler: object, **_kw: object) -> str:
+    return "CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
 
 
 class Connection(SQLModel, table=True):
@@ -65,6 +88,7 @@ class Submission(SQLModel, table=True):
         UniqueConstraint("remote_form_id", "root_id"),
         Index("ix_submission_form_seq", "remote_form_id", "remote_seq"),
         Index("ix_submission_form_changed", "remote_form_id", "changed_at"),
+        Index("ix_submission_change_seq", "change_seq", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -94,7 +118,12 @@ class Submission(SQLModel, table=True):
     deleted_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     first_seen_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    """Local time of the last stored change: what incremental indicator computation starts from."""
+    """Local time of the last stored change, for people; indicator computation follows `change_seq`."""
+    change_seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=False, default=ChangeStamp(), onupdate=ChangeStamp())
+    )
+    """Stamped on every insert and update (`ChangeStamp`): how incremental indicator computation finds exactly
+    what changed, whatever the clocks say and however transactions overlap."""
     source: str = Field(default="poll", max_length=16)
     """`poll`, `reconcile` or `hook`: how the current content arrived."""
     last_run_id: int | None = Field(default=None, foreign_key="sync_run.id")

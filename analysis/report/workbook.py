@@ -58,6 +58,7 @@ CHECK_LABELS: dict[str, str] = {
     "missing_report": "Rapport attendu non reçu",
     "late_submission": "Soumission tardive",
     "duplicate_person": "Personne en double dans une activité",
+    "duplicate_report": "Fiche de démarrage en double",
     "out_of_range": "Valeur hors plage",
     "outlier": "Valeur atypique",
     "disaggregation_total": "Total différent de la somme des ventilations",

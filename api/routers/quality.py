@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from analysis.freshness import AsOf, as_of
 from analysis.quality import CHECKS, SEVERITIES, Finding, quality_findings, quality_summary
 from api.auth import Forbidden, PrincipalDep
 from api.deps import Limit, Offset, SessionDep
@@ -41,6 +42,9 @@ class QualityPage(BaseModel):
     summary: list[CheckCount]
     """Every check in display order with its findings per severity, over the findings that match `form` and
     `partner` (whatever `check` and `severity` ask), so tabs can show their counts."""
+    as_of: AsOf
+    """When the facts the findings are read from were computed, from which sync run, and whether submissions
+    changed since."""
 
 
 @router.get("/data-quality", response_model=QualityPage)
@@ -78,4 +82,5 @@ def get_data_quality(
         items=selected[offset : offset + limit],
         total=len(selected),
         summary=[CheckCount(check=c, **counts, total=sum(counts.values())) for c, counts in summary.items()],
+        as_of=as_of(session),
     )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from analysis.freshness import refresh_after_sync
 from api.auth import AdminDep, StaffDep
 from api.deps import Limit, Offset, SessionDep, SettingsDep
 from api.errors import ERROR_RESPONSES, ApiError, ErrorBody, NotFound
@@ -91,6 +92,7 @@ def start_runs(
     free = [t for t, run in pairs if run is None]
     busy = [(t, run) for t, run in pairs if run is not None]
     background.add_task(sync_forms, engine, settings, free, options=PullOptions(full=body.full))
+    background.add_task(refresh_after_sync, engine, settings)  # then the values the runs changed
     return StartedOut(
         forms=[{"connection": t.connection.name, "form": t.remote_form.form_id} for t in free],
         already_running=[
@@ -168,6 +170,7 @@ _DELIVERY_BODY = {
 async def kobo_hook(
     connection: str,
     request: Request,
+    background: BackgroundTasks,
     settings: SettingsDep,
     x_sera_hook_secret: Annotated[str | None, Header()] = None,
 ) -> HookOut:
@@ -184,4 +187,6 @@ async def kobo_hook(
         status = await run_in_threadpool(receive_kobo_delivery, engine, connection, x_sera_hook_secret, payload)
     except HookRejected as rejected:
         raise _HookError(rejected) from None
+    if status not in ("unchanged", "stale"):
+        background.add_task(refresh_after_sync, engine, settings)
     return HookOut(status=status)

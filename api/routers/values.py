@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from analysis.freshness import AsOf, as_of
 from analysis.itt import IttLine, tracking_table
 from analysis.values import (
     PARTNER_DIMENSION,
@@ -33,6 +34,11 @@ from catalogue.store import stored_catalogue
 router = APIRouter(tags=["indicator values"], responses=ERROR_RESPONSES)
 
 
+class ValuesPage(Page[CellValue]):
+    as_of: AsOf
+    """When these values were computed, from which sync run, and whether submissions changed since."""
+
+
 class BadValuesRequest(ApiError):
     status_code = 422
     code = "invalid_request"
@@ -40,7 +46,7 @@ class BadValuesRequest(ApiError):
 
 @router.get(
     "/indicators/{code}/values",
-    response_model=Page[CellValue],
+    response_model=ValuesPage,
     responses={200: {"content": {"text/csv": {}}}},
 )
 def get_values(
@@ -56,7 +62,7 @@ def get_values(
     partner: Annotated[str | None, Query(description="Only this partner organisation's cells.")] = None,
     lop: Annotated[bool, Query(description="Include the life-of-programme value.")] = True,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-) -> Page[CellValue] | Response:
+) -> ValuesPage | Response:
     """Values of one indicator per period and split, with baseline, target, achievement % and status."""
     catalogue = stored_catalogue(session)
     indicator = next((i for i in catalogue.indicators if i.code == code), None)
@@ -87,13 +93,16 @@ def get_values(
         )
     except ValuesProblem as problem:
         raise BadValuesRequest(str(problem)) from None
+    fresh = as_of(session)
     if format == "csv":
+        computed = {"X-Sera-Computed-At": fresh.computed_at.isoformat()} if fresh.computed_at else {}
+        synced = {"X-Sera-Sync-Run": str(fresh.sync_run)} if fresh.sync_run is not None else {}
         return Response(
             _csv(items, dims),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{code}-values.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{code}-values.csv"', **computed, **synced},
         )
-    return Page(items=items[offset : offset + limit], total=len(items))
+    return ValuesPage(items=items[offset : offset + limit], total=len(items), as_of=fresh)
 
 
 def _csv(items: list[CellValue], dims: list[str]) -> str:
@@ -113,6 +122,7 @@ class IttOut(BaseModel):
     period: str
     items: list[IttLine]
     total: int
+    as_of: AsOf
 
 
 @router.get("/itt", response_model=IttOut)
@@ -138,4 +148,4 @@ def get_itt(
         if principal.role in SUPPRESSED_ROLES
         else (lambda _i, cells: cells),
     )
-    return IttOut(period=period, items=itt.lines, total=len(itt.lines))
+    return IttOut(period=period, items=itt.lines, total=len(itt.lines), as_of=as_of(session))

@@ -1,5 +1,7 @@
 """Fixtures of the indicator engine tests: the test catalogue and a store of submissions on both platforms."""
 
+import datetime as dt
+
 import pytest
 from sqlmodel import Session
 
@@ -18,9 +20,13 @@ def store(session: Session, catalogue: Catalogue) -> Store:
     return Store(session, catalogue)
 
 
+TODAY = dt.date(2026, 8, 15)
+"""The tests' today: cumulative cells run to its quarter (2026Q3) or to later data, whatever day tests run on."""
+
+
 def run(session: Session, catalogue: Catalogue, *, full: bool = False) -> ComputeReport:
     """A compute run with the test secret, committed as the CLI would."""
-    report = compute(session, catalogue, full=full, person_key_secret=SECRET)
+    report = compute(session, catalogue, full=full, person_key_secret=SECRET, today=TODAY)
     session.commit()
     return report
 

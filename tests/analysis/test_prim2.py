@@ -258,3 +258,45 @@ def test_prim2_facts_keep_no_identifier_and_derive_parents(session: Session, pri
         (1, "period_report/reached"),
         (2, "period_report/reached"),
     ]
+
+
+def test_prim2_definitions_say_how_the_engine_makes_lop(prim2: Catalogue) -> None:
+    """The catalogue's words agree with the engine's LOP rules (README, "Time aggregation"): a `latest` LOP adds
+    up each reporter's last report, not the last quarter's value; a `sum` of distinct units counts each once."""
+    for indicator in prim2.indicators:
+        definition = indicator.definition.fr
+        if indicator.time_aggregation.value == "latest":
+            assert "fait foi" not in definition and "(dernier trimestre)" not in definition, indicator.code
+            assert "pour chaque partenaire dans chaque région" in definition, indicator.code
+            assert "لكل شريك في كل جهة" in indicator.definition.ar, indicator.code
+        distinct = indicator.measure.aggregation.value in ("distinct", "distinct_people")
+        if indicator.time_aggregation.value == "sum" and distinct:
+            assert "la valeur du programme est la somme des trimestres" not in definition, indicator.code
+            assert "une seule fois dans la valeur du programme" in definition, indicator.code
+
+
+def test_a_grant_with_two_start_sheets_counts_in_two_quarters_and_once_in_lop(
+    session: Session, prim2: Catalogue
+) -> None:
+    """R1.1-1 as its definition says: each grant in the quarter of its start sheet, once over the programme."""
+    store = Store(session, prim2)
+    start = {
+        "partner": "DIA-01",
+        "project_region": "09",
+        "report_type": "start",
+        "grant_amount_eur": 70000,
+        "duration_months": 18,
+        "organisation_kind": "diaspora_association",
+    }
+    store.put("grant_report", start | {"grant": "AAP1-07", "reference_date": "2026-11-05"})
+    store.put("grant_report", start | {"grant": "AAP1-08", "reference_date": "2026-11-06"})
+    store.put("grant_report", start | {"grant": "AAP1-07", "reference_date": "2027-02-01"}, platform="odk")
+    compute(session, prim2, person_key_secret=SECRET)
+    session.commit()
+    cells = {
+        v.period: v.value
+        for v in session.exec(
+            select(IndicatorValue).where(col(IndicatorValue.indicator) == "R1.1-1", col(IndicatorValue.dims_key) == "")
+        )
+    }
+    assert cells == {"2026Q4": 2, "2027Q1": 1, "LOP": 2}

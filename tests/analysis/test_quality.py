@@ -503,3 +503,26 @@ def test_simple_bounds_are_read_from_constraints() -> None:
     ]
     assert conjuncts(". < 3 or . > 10") is None  # no simple bound
     assert conjuncts("regex(., '^a and b$')") == ["regex(., '^a and b$')"]
+
+
+# --- duplicate_report --------------------------------------------------------------------------------------
+
+
+def test_a_second_start_sheet_of_a_grant_is_an_error_in_the_quarter_of_each(
+    session: Session, qcat: Catalogue, qstore: Store
+) -> None:
+    first = grant_report(qstore, "G1", "2026-02-10", report_type="start", submitted="2026-02-11T09:00:00")
+    grant_report(qstore, "G2", "2026-02-12", report_type="start", submitted="2026-02-13T09:00:00")
+    grant_report(qstore, "G1", "2026-03-31", submitted="2026-04-05T09:00:00")  # a quarterly report: not a start
+    assert of(findings_of(session, qcat, "2026Q1", now=at("2026-06-01")), "duplicate_report") == []
+    again = grant_report(
+        qstore, "G1", "2026-05-02", report_type="start", submitted="2026-05-03T09:00:00", platform="odk"
+    )
+    for period in ("2026Q1", "2026Q2"):
+        [found] = of(findings_of(session, qcat, period, now=at("2026-06-01")), "duplicate_report")
+        assert (found.severity, found.partner, found.subject, found.value) == ("error", "P1", "grant G1", 2.0)
+        assert found.submissions == (remote_id(session, first), remote_id(session, again))
+        assert "T1 2026" in found.message.fr and "T2 2026" in found.message.fr and "G1" in found.message.ar
+    assert of(findings_of(session, qcat, "2026Q3", now=at("2026-06-01")), "duplicate_report") == []
+    qstore.delete("grant_report", again, platform="odk")
+    assert of(findings_of(session, qcat, "2026Q1", now=at("2026-06-01")), "duplicate_report") == []

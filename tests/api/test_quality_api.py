@@ -34,7 +34,7 @@ def test_the_officer_sees_the_findings_the_demo_plants(api: Api, session: Sessio
     body = client.get(URL, params={"period": PERIOD, "limit": 1000}, headers=headers["admin"])
     assert body.status_code == 200, body.text
     page = body.json()
-    assert set(page) == {"period", "items", "total", "summary"}
+    assert set(page) == {"period", "items", "total", "summary", "as_of"}
     assert page["period"] == PERIOD and page["total"] == len(page["items"]) > 0
     checks = Counter(item["check"] for item in page["items"])
     assert checks["missing_report"] > 0, "the demo leaves partner reports unsent"
