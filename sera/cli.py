@@ -352,16 +352,23 @@ def sync_command(
 def tokens_create(
     role: Annotated[str, typer.Option(help="admin, staff, partner or viewer.")],
     organisation: Annotated[str | None, typer.Option(help="Partner tokens: the partner's code.")] = None,
-    days: Annotated[int, typer.Option(help="Days until it expires (0: never).")] = 365,
+    days: Annotated[int | None, typer.Option(help="Days until it expires (at least 1; 365 by default).")] = None,
+    no_expiry: Annotated[bool, typer.Option("--no-expiry", help="A token that never expires.")] = False,
     label: Annotated[str | None, typer.Option(help="Who or what it is for.")] = None,
 ) -> None:
     """Create an API token; it is printed once, alone on the last line, and only its hash is kept."""
     from sera.tokens import TokenProblem, create_token
 
+    if no_expiry and days is not None:
+        raise _fail("use --days N or --no-expiry, not both")
     settings = _settings()
     try:
         with _session(settings) as session:
-            row, clear = create_token(session, role, organisation=organisation, days=days or None, label=label)
+            known = _partner_codes(session) if role == "partner" else None
+            lifetime = None if no_expiry else (365 if days is None else days)
+            row, clear = create_token(
+                session, role, organisation=organisation, days=lifetime, label=label, organisations=known
+            )
             summary = f"token {row.id}: role={row.role}" + (
                 f" organisation={row.organisation}" if row.organisation else ""
             )
@@ -370,6 +377,20 @@ def tokens_create(
         raise _fail(str(problem)) from None
     typer.echo(summary, err=True)
     typer.echo(clear)
+
+
+def _partner_codes(session: Session) -> set[str]:
+    """The partner organisations of the loaded catalogue (`unknown` is a placeholder, not an organisation)."""
+    from analysis.values import PARTNER_DIMENSION
+
+    try:
+        catalogue = stored_catalogue(session)
+    except NoCatalogue:
+        raise _fail(
+            "no catalogue is loaded, and partner tokens name one of its partners: run `sera catalogue load`"
+        ) from None
+    dimension = next((d for d in catalogue.dimensions if d.code == PARTNER_DIMENSION), None)
+    return {v.code for v in dimension.values if v.code != "unknown"} if dimension else set()
 
 
 @tokens_app.command("list")

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from analysis.quality import CHECKS, SEVERITIES, Finding, quality_findings, quality_summary
 from api.auth import Forbidden, PrincipalDep
-from api.deps import Limit, Offset, SessionDep
+from api.deps import Limit, Offset, ProgrammeQuarter, SessionDep
 from api.errors import ERROR_RESPONSES
 from catalogue.store import stored_catalogue
 
@@ -47,7 +47,7 @@ class QualityPage(BaseModel):
 def get_data_quality(
     session: SessionDep,
     principal: PrincipalDep,
-    period: Annotated[str, Query(pattern=r"^\d{4}Q[1-4]$", description="The quarter, e.g. 2027Q2.")],
+    period: ProgrammeQuarter,
     form: Annotated[str | None, Query(description="Only this catalogue form's findings.")] = None,
     partner: Annotated[str | None, Query(description="Only this partner organisation's findings.")] = None,
     check: Annotated[Check | None, Query(description="Only this check's findings.")] = None,

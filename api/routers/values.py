@@ -25,7 +25,7 @@ from analysis.values import (
     published_cells,
 )
 from api.auth import Forbidden, PrincipalDep
-from api.deps import Limit, Offset, SessionDep, SettingsDep
+from api.deps import Limit, Offset, ProgrammeQuarter, SessionDep, SettingsDep
 from api.errors import ERROR_RESPONSES, ApiError, NotFound
 from api.schemas import Page
 from catalogue.store import stored_catalogue
@@ -120,7 +120,7 @@ def get_itt(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
-    period: Annotated[str, Query(pattern=r"^\d{4}Q[1-4]$", description="The quarter, e.g. 2027Q2.")],
+    period: ProgrammeQuarter,
 ) -> IttOut:
     """The indicator tracking table of a quarter (results-chain order, by sex where split); a partner token gets
     its own organisation's lines of the indicators split by partner."""
