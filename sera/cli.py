@@ -169,10 +169,15 @@ def _demo_if_empty(settings: Settings) -> None:
 
     from analysis.compute import compute
     from analysis.demo import generate_demo
+    from sync.connections import real_connections
     from sync.tables import Submission
 
     with _session(settings) as session:
         if session.exec(select(Submission.id).limit(1)).first() is not None:
+            return
+        if real := real_connections(session):
+            # Not synced yet, but real: demo rows added now would be counted with the first sync's.
+            log.info("no demo data added: real connections exist", extra={"connections": real})
             return
         catalogue = stored_catalogue(session)
         demo = generate_demo(session, catalogue)
@@ -663,7 +668,7 @@ def demo(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from analysis.demo import DemoExists, generate_demo
+    from analysis.demo import DemoExists, RealDataPresent, generate_demo
     from analysis.demo_progress import console_progress
     from analysis.demo_world import DemoUnsupported
 
@@ -678,8 +683,8 @@ def demo(
     try:
         with console_progress(submissions, typer.echo) as progress, _session(settings) as session:
             report = generate_demo(session, catalogue, submissions=submissions, seed=seed, progress=progress)
-    except DemoExists as exists:
-        raise _fail(str(exists)) from None
+    except (DemoExists, RealDataPresent) as refused:
+        raise _fail(str(refused)) from None
     except DemoUnsupported as problem:
         raise _fail(f"cannot generate demo data for this catalogue: {problem}") from None
     typer.echo(f"{'form':<16} {'submissions':>11} {'people':>7} {'edited':>7} {'late':>6}  activity dates")

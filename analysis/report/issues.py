@@ -22,6 +22,7 @@ from analysis.values import Suppression
 from catalogue.model import Catalogue
 from catalogue.periods import quarter_bounds, quarters_between
 from catalogue.tables import CatalogueLoad, utcnow
+from sync.connections import demo_present
 
 QUARTERLY = "quarterly"
 
@@ -146,7 +147,7 @@ def _content(
 ) -> ReportContent:
     state = session.get(ComputeState, 1)
     loaded_at = session.exec(select(func.max(CatalogueLoad.loaded_at))).one()
-    return build_content(
+    content = build_content(
         session,
         catalogue,
         period,
@@ -157,6 +158,8 @@ def _content(
         values_computed_at=state.last_run_at if state else None,
         catalogue_loaded_at=loaded_at,
     )
+    content.demo = demo_present(session)
+    return content
 
 
 def _restatements(

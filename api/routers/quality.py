@@ -16,6 +16,7 @@ from api.auth import Forbidden, PrincipalDep
 from api.deps import Limit, Offset, ProgrammeQuarter, SessionDep
 from api.errors import ERROR_RESPONSES
 from catalogue.store import stored_catalogue
+from sync.connections import demo_present
 
 router = APIRouter(tags=["data quality"], responses=ERROR_RESPONSES)
 
@@ -41,6 +42,8 @@ class QualityPage(BaseModel):
     summary: list[CheckCount]
     """Every check in display order with its findings per severity, over the findings that match `form` and
     `partner` (whatever `check` and `severity` ask), so tabs can show their counts."""
+    demo: bool = False
+    """True while `sera demo` synthetic submissions are loaded: the findings are about them."""
 
 
 @router.get("/data-quality", response_model=QualityPage)
@@ -78,4 +81,5 @@ def get_data_quality(
         items=selected[offset : offset + limit],
         total=len(selected),
         summary=[CheckCount(check=c, **counts, total=sum(counts.values())) for c, counts in summary.items()],
+        demo=demo_present(session),
     )

@@ -27,8 +27,9 @@ from analysis.values import (
 from api.auth import Forbidden, PrincipalDep
 from api.deps import Limit, Offset, ProgrammeQuarter, SessionDep, SettingsDep
 from api.errors import ERROR_RESPONSES, ApiError, NotFound
-from api.schemas import Page
+from api.schemas import FiguresPage
 from catalogue.store import stored_catalogue
+from sync.connections import demo_present
 
 router = APIRouter(tags=["indicator values"], responses=ERROR_RESPONSES)
 
@@ -40,7 +41,7 @@ class BadValuesRequest(ApiError):
 
 @router.get(
     "/indicators/{code}/values",
-    response_model=Page[CellValue],
+    response_model=FiguresPage[CellValue],
     responses={200: {"content": {"text/csv": {}}}},
 )
 def get_values(
@@ -56,7 +57,7 @@ def get_values(
     partner: Annotated[str | None, Query(description="Only this partner organisation's cells.")] = None,
     lop: Annotated[bool, Query(description="Include the life-of-programme value.")] = True,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-) -> Page[CellValue] | Response:
+) -> FiguresPage[CellValue] | Response:
     """Values of one indicator per period and split, with baseline, target, achievement % and status."""
     catalogue = stored_catalogue(session)
     indicator = next((i for i in catalogue.indicators if i.code == code), None)
@@ -93,7 +94,7 @@ def get_values(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{code}-values.csv"'},
         )
-    return Page(items=items[offset : offset + limit], total=len(items))
+    return FiguresPage(items=items[offset : offset + limit], total=len(items), demo=demo_present(session))
 
 
 def _csv(items: list[CellValue], dims: list[str]) -> str:
@@ -113,6 +114,8 @@ class IttOut(BaseModel):
     period: str
     items: list[IttLine]
     total: int
+    demo: bool = False
+    """True while `sera demo` synthetic submissions are loaded."""
 
 
 @router.get("/itt", response_model=IttOut)
@@ -138,4 +141,4 @@ def get_itt(
         if principal.role in SUPPRESSED_ROLES
         else (lambda _i, cells: cells),
     )
-    return IttOut(period=period, items=itt.lines, total=len(itt.lines))
+    return IttOut(period=period, items=itt.lines, total=len(itt.lines), demo=demo_present(session))

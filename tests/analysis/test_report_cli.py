@@ -18,6 +18,7 @@ from catalogue.validation import read_catalogue
 from sera.cli import _demo_if_empty
 from sera.cli import app as cli
 from sera.settings import DEFAULT_CATALOGUE, Settings, get_settings
+from sync.connections import ConnectionSpec, add_connection, demo_present
 from sync.tables import Submission
 
 
@@ -130,3 +131,23 @@ def test_serve_fills_only_an_empty_store_with_the_demo(database_url: str, sessio
     assert session.exec(select(func.count()).select_from(IndicatorValue)).one() > 1000
     _demo_if_empty(settings)
     assert session.exec(select(func.count()).select_from(Submission)).one() == stored
+
+
+def test_serve_adds_no_demo_beside_a_real_connection(database_url: str, session: Session) -> None:
+    load_catalogue(session, read_catalogue(Path(DEFAULT_CATALOGUE)), "prim2")
+    add_connection(session, ConnectionSpec(name="terrain", platform="kobo", url="https://kf.example.org"))
+    session.commit()
+    _demo_if_empty(Settings(database_url=database_url, person_key_secret="serve-secret"))
+    assert session.exec(select(func.count()).select_from(Submission)).one() == 0
+    assert not demo_present(session)
+
+
+def test_a_report_on_demo_data_says_so_on_its_cover(sera, session: Session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    def cover(name: str) -> str:
+        assert sera("2026Q3", "--out", str(tmp_path / name)).exit_code == 0
+        return " ".join(str(c) for row in load_workbook(tmp_path / name)["Synthèse"].values for c in row if c)
+
+    assert "DÉMONSTRATION" in cover("demo.xlsx")
+    clear_demo(session)
+    session.commit()
+    assert "DÉMONSTRATION" not in cover("real.xlsx")
