@@ -27,6 +27,7 @@ def _quarters_outside_the_programme_are_404_everywhere(api: Api) -> None:
             body = _refused(client.get(f"{V1}{url}", params={"period": period}, headers=headers["admin"]), 404)
             assert body["error"] == "not_found" and "2026Q1 to 2028Q4" in body["detail"], (url, body)
         _refused(client.get(f"{V1}/reports/quarterly/{period}.xlsx", headers=headers["admin"]), 404)
+        _refused(client.post(f"{V1}/reports/quarterly/{period}/issues", headers=headers["admin"]), 404)
     # A quarter of the programme is answered by all three.
     assert client.get(f"{V1}/itt", params={"period": "2026Q1"}, headers=headers["admin"]).status_code == 200
     assert client.get(f"{V1}/data-quality", params={"period": "2028Q4"}, headers=headers["admin"]).status_code == 200
