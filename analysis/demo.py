@@ -30,7 +30,7 @@ from analysis.demo_kobo import Draft, KoboShaper, Scenario
 from analysis.demo_partners import GrantReportScenario
 from analysis.demo_world import DemoUnsupported, World, allocate
 from catalogue.model import Catalogue
-from sync.connections import DEMO_PLATFORM, ConnectionSpec, add_connection, link_form
+from sync.connections import DEMO_PLATFORM, ConnectionSpec, add_connection, link_form, real_connections
 from sync.normalize import Record, kobo_record
 from sync.store import upsert_records
 from sync.tables import Connection, RemoteForm, Submission, SyncRun
@@ -62,6 +62,17 @@ Statistics are refreshed after this many rows, then each time the count quadrupl
 
 Progress = Callable[[str, int, int], None]
 """Called after each batch with (form id, submissions written so far, submissions planned for the form)."""
+
+
+class RealDataPresent(Exception):
+    """A real connection exists: demo submissions would be counted with its data."""
+
+    def __init__(self, connections: list[str]) -> None:
+        self.connections = connections
+        super().__init__(
+            f"real connection(s) {', '.join(connections)} exist: demo data would be counted with their "
+            "submissions in every figure, so none is added (try the demo on an empty database)"
+        )
 
 
 class DemoExists(Exception):
@@ -189,7 +200,8 @@ def generate_demo(
     """Write `submissions` synthetic submissions for the catalogue's forms; the caller's transaction commits them.
 
     Refuses when demo data is already there (DemoExists): replacing it silently could change figures someone is
-    looking at. Raises DemoUnsupported when the catalogue lacks what the scenarios need.
+    looking at; and when a real connection exists (RealDataPresent): demo and real data are never counted
+    together. Raises DemoUnsupported when the catalogue lacks what the scenarios need.
     """
     if submissions < 1 or batch < 1:
         raise ValueError("submissions and batch must be at least 1")
@@ -200,6 +212,8 @@ def generate_demo(
     status = demo_status(session)
     if status is not None:
         raise DemoExists(status.submissions, status.seed)
+    if real := real_connections(session):
+        raise RealDataPresent(real)
     world = World(catalogue)
     report = DemoReport(seed=seed, requested=submissions)
     scenarios: list[Scenario] = []

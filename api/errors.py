@@ -92,6 +92,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A body that is not valid JSON"},
     401: {"model": ErrorBody, "description": "Missing, unknown, revoked or expired token"},
     403: {"model": ErrorBody, "description": "The token's role may not do this"},
     404: {"model": ErrorBody, "description": "Not found"},

@@ -17,6 +17,13 @@ class Page(BaseModel, Generic[Item]):
     total: int
 
 
+class FiguresPage(Page[Item], Generic[Item]):
+    """A list of figures, saying whether they were computed from demo data."""
+
+    demo: bool = False
+    """True while `sera demo` synthetic submissions are loaded: these figures are not the programme's."""
+
+
 class RevisionOut(BaseModel):
     date: dt.date
     reason: str

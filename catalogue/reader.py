@@ -1,10 +1,11 @@
 """Reading a catalogue: the main file, its includes, merged into one located document.
 
 A catalogue is one YAML file, or a main file that lists `include:` globs (relative to itself) of files holding
-more list sections — forms are usually one file each, so a change to a form is a small diff in git.
+more list sections — forms are usually one file each, so a change to a form is a small diff in git. An include
+names files inside the main file's folder (or below it) only: no absolute path, no `..`, no link leading out.
 """
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from catalogue.yamlsource import Located, Path_, Problem, read_yaml, relocate
 
@@ -35,13 +36,38 @@ def read_document(path: Path) -> Located:
     if not isinstance(includes, list) or not all(isinstance(item, str) for item in includes):
         main.problems.append(main.problem((INCLUDE_KEY,), "include must be a list of file patterns"))
         return main
+    folder = path.parent.resolve()
     for index, pattern in enumerate(includes):
-        matches = sorted(path.parent.glob(pattern))
-        if not matches:
+        outside = _outside(pattern)
+        try:
+            matches = [] if outside else sorted(path.parent.glob(pattern))
+        except (ValueError, NotImplementedError) as error:
+            main.problems.append(main.problem((INCLUDE_KEY, index), f"include '{pattern}' is not a pattern: {error}"))
+            continue
+        if not outside and not matches:
             main.problems.append(main.problem((INCLUDE_KEY, index), f"include '{pattern}' matches no file"))
+        for included in matches:
+            if not included.resolve().is_relative_to(folder):
+                outside = f"'{included.name}' leads outside it (a link?)"
+                break
+        if outside:
+            message = f"include '{pattern}' must name files inside the catalogue's folder: {outside}"
+            main.problems.append(main.problem((INCLUDE_KEY, index), message))
+            continue
         for included in matches:
             _merge(main, read_yaml(included, _display(included, cwd)))
     return main
+
+
+def _outside(pattern: str) -> str | None:
+    """Why a pattern can reach beyond the catalogue's folder, or None: the catalogue names its own files only."""
+    if not pattern.strip():
+        return "it is empty"
+    if PurePosixPath(pattern).is_absolute() or PureWindowsPath(pattern).is_absolute() or pattern.startswith("~"):
+        return "it is an absolute path"
+    if ".." in PurePosixPath(pattern.replace("\\", "/")).parts:
+        return "it goes up with '..'"
+    return None
 
 
 def _merge(main: Located, part: Located) -> None:

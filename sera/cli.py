@@ -169,10 +169,15 @@ def _demo_if_empty(settings: Settings) -> None:
 
     from analysis.compute import compute
     from analysis.demo import generate_demo
+    from sync.connections import real_connections
     from sync.tables import Submission
 
     with _session(settings) as session:
         if session.exec(select(Submission.id).limit(1)).first() is not None:
+            return
+        if real := real_connections(session):
+            # Not synced yet, but real: demo rows added now would be counted with the first sync's.
+            log.info("no demo data added: real connections exist", extra={"connections": real})
             return
         catalogue = stored_catalogue(session)
         demo = generate_demo(session, catalogue)
@@ -408,16 +413,23 @@ def sync_command(
 def tokens_create(
     role: Annotated[str, typer.Option(help="admin, staff, partner or viewer.")],
     organisation: Annotated[str | None, typer.Option(help="Partner tokens: the partner's code.")] = None,
-    days: Annotated[int, typer.Option(help="Days until it expires (0: never).")] = 365,
+    days: Annotated[int | None, typer.Option(help="Days until it expires (at least 1; 365 by default).")] = None,
+    no_expiry: Annotated[bool, typer.Option("--no-expiry", help="A token that never expires.")] = False,
     label: Annotated[str | None, typer.Option(help="Who or what it is for.")] = None,
 ) -> None:
     """Create an API token; it is printed once, alone on the last line, and only its hash is kept."""
     from sera.tokens import TokenProblem, create_token
 
+    if no_expiry and days is not None:
+        raise _fail("use --days N or --no-expiry, not both")
     settings = _settings()
     try:
         with _session(settings) as session:
-            row, clear = create_token(session, role, organisation=organisation, days=days or None, label=label)
+            known = _partner_codes(session) if role == "partner" else None
+            lifetime = None if no_expiry else (365 if days is None else days)
+            row, clear = create_token(
+                session, role, organisation=organisation, days=lifetime, label=label, organisations=known
+            )
             summary = f"token {row.id}: role={row.role}" + (
                 f" organisation={row.organisation}" if row.organisation else ""
             )
@@ -426,6 +438,20 @@ def tokens_create(
         raise _fail(str(problem)) from None
     typer.echo(summary, err=True)
     typer.echo(clear)
+
+
+def _partner_codes(session: Session) -> set[str]:
+    """The partner organisations of the loaded catalogue (`unknown` is a placeholder, not an organisation)."""
+    from analysis.values import PARTNER_DIMENSION
+
+    try:
+        catalogue = stored_catalogue(session)
+    except NoCatalogue:
+        raise _fail(
+            "no catalogue is loaded, and partner tokens name one of its partners: run `sera catalogue load`"
+        ) from None
+    dimension = next((d for d in catalogue.dimensions if d.code == PARTNER_DIMENSION), None)
+    return {v.code for v in dimension.values if v.code != "unknown"} if dimension else set()
 
 
 @tokens_app.command("list")
@@ -610,19 +636,24 @@ def report_quarterly(
     period: Annotated[str, typer.Argument(help="The quarter, e.g. 2026Q3.")],
     out: Annotated[Path, typer.Option("--out", help="The XLSX file to write.")],
     draft: Annotated[
-        bool, typer.Option("--draft", help="Today's figures, not issued (any quarter, even one not over).")
+        bool, typer.Option("--draft", help="Today's figures, not issued (the default; any quarter, even one not over).")
+    ] = False,
+    issue: Annotated[
+        bool,
+        typer.Option("--issue", help="Issue (freeze) the next edition; refused when one exists without --reissue."),
     ] = False,
     reissue: Annotated[
         bool, typer.Option("--reissue", help="Issue a corrected edition with today's figures and restatements.")
     ] = False,
-    issue: Annotated[int | None, typer.Option(min=1, help="Write this earlier edition instead of the latest.")] = None,
+    edition: Annotated[int | None, typer.Option(min=1, help="Write this issued edition, as it was issued.")] = None,
     partner: Annotated[str | None, typer.Option(help="Only this partner's copy (its sheet and findings).")] = None,
 ) -> None:
-    """Write the quarterly report: issued (frozen) the first time, the same figures every time after that.
+    """Write the quarterly report: a draft with today's figures unless told to issue one or to fetch an edition.
 
-    The first run for a quarter that has ended issues the report: its figures are stored and later runs write
-    them as they were, with any change since shown as restatements in the next reports. `--reissue` makes a
-    corrected edition; `--draft` writes today's figures without issuing anything.
+    A draft freezes nothing, so an officer can preview a quarter as often as needed before cleaning the data.
+    `--issue` issues edition 1 (its figures are stored and `--edition 1` writes them as they were, whatever
+    changes later); when an edition exists it is refused unless `--reissue` is given, which issues a corrected
+    edition with restatements of what changed.
     """
     from analysis.report.issues import (
         ReportProblem,
@@ -635,29 +666,41 @@ def report_quarterly(
     from sera.progress import progress
 
     settings = _settings()
-    if sum([draft, reissue, issue is not None]) > 1:
-        raise _fail("use one of --draft, --reissue and --issue")
+    issuing = issue or reissue
+    if draft and (issuing or edition is not None):
+        raise _fail("--draft writes today's figures: it cannot be combined with --issue, --reissue or --edition")
+    if issuing and edition is not None:
+        raise _fail("use --issue (or --reissue) to issue an edition, or --edition N to write an issued one, not both")
     catalogue = _stored_catalogue(settings)
     try:
         with progress() as report, _session(settings) as session:
             report(period, "reading figures and data quality findings")
             threshold = settings.suppression_threshold
-            if draft:
-                content = draft_quarterly(session, catalogue, period, threshold=threshold)
-                message = f"{period}: draft written (not issued)"
-            else:
-                found = None if reissue else find_issue(session, period, issue)
-                if found is None and issue is not None:
-                    raise _fail(f"{period} has no edition {issue}")
+            latest = find_issue(session, period)
+            if edition is not None:
+                found = find_issue(session, period, edition)
                 if found is None:
-                    found = issue_quarterly(session, catalogue, period, threshold=threshold, issued_by="cli")
-                    message = f"{period}: issued as edition {found.number}; {found.restatements} restatement(s)"
-                else:
-                    message = (
-                        f"{period}: edition {found.number} issued on {found.issued_at:%Y-%m-%d %H:%M} UTC, as issued "
-                        "(`--reissue` makes a corrected edition, `--draft` shows today's figures)"
-                    )
+                    have = f"its latest is edition {latest.number}" if latest else "none is issued yet"
+                    raise _fail(f"{period} has no edition {edition} ({have})")
                 content = issued_content(found)
+                message = f"{period}: edition {found.number} issued on {found.issued_at:%Y-%m-%d %H:%M} UTC, as issued"
+            elif issuing:
+                if latest is not None and not reissue:
+                    raise _fail(
+                        f"{period} already has edition {latest.number} (issued {latest.issued_at:%Y-%m-%d}): "
+                        f"`--edition {latest.number}` writes it, `--issue --reissue` issues a corrected edition"
+                    )
+                found = issue_quarterly(session, catalogue, period, threshold=threshold, issued_by="cli")
+                content = issued_content(found)
+                message = f"{period}: issued as edition {found.number}; {found.restatements} restatement(s)"
+            else:
+                content = draft_quarterly(session, catalogue, period, threshold=threshold)
+                message = f"{period}: draft written (not issued; `--issue` issues it)"
+                if latest is not None:
+                    message = (
+                        f"{period}: draft written (not issued; edition {latest.number} was issued on "
+                        f"{latest.issued_at:%Y-%m-%d}, `--edition {latest.number}` writes it)"
+                    )
             if partner is not None:
                 if partner not in {p.code for p in content.partners}:
                     raise _fail(f"no partner '{partner}' in this report")
@@ -665,7 +708,8 @@ def report_quarterly(
             report(period, "writing the workbook")
             data = report_xlsx(content)
     except ReportProblem as problem:
-        raise _fail(f"{problem} (`--draft` writes today's figures without issuing)") from None
+        hint = " (without --issue, a draft is written with today's figures)" if issuing else ""
+        raise _fail(f"{problem}{hint}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     typer.echo(f"{message}: {out}")
@@ -690,7 +734,7 @@ def demo(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from analysis.demo import DemoExists, generate_demo
+    from analysis.demo import DemoExists, RealDataPresent, generate_demo
     from analysis.demo_progress import console_progress
     from analysis.demo_world import DemoUnsupported
 
@@ -705,8 +749,8 @@ def demo(
     try:
         with console_progress(submissions, typer.echo) as progress, _session(settings) as session:
             report = generate_demo(session, catalogue, submissions=submissions, seed=seed, progress=progress)
-    except DemoExists as exists:
-        raise _fail(str(exists)) from None
+    except (DemoExists, RealDataPresent) as refused:
+        raise _fail(str(refused)) from None
     except DemoUnsupported as problem:
         raise _fail(f"cannot generate demo data for this catalogue: {problem}") from None
     typer.echo(f"{'form':<16} {'submissions':>11} {'people':>7} {'edited':>7} {'late':>6}  activity dates")

@@ -7,6 +7,7 @@ organisation's data only), `viewer` (aggregated values only).
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -50,17 +51,33 @@ def _digest(token: str) -> str:
 
 
 def create_token(
-    session: Session, role: str, *, organisation: str | None = None, days: int | None = 365, label: str | None = None
+    session: Session,
+    role: str,
+    *,
+    organisation: str | None = None,
+    days: int | None = 365,
+    label: str | None = None,
+    organisations: Collection[str] | None = None,
 ) -> tuple[ApiToken, str]:
-    """A new token; the clear value is returned once and never stored."""
+    """A new token; the clear value is returned once and never stored.
+
+    `days=None` makes a token that never expires (asked for explicitly: `--no-expiry`); 0 or fewer days is refused
+    rather than read as "never". `organisations`, when given, are the partner codes of the loaded catalogue: a
+    partner token for any other code would open an API view of an organisation that does not exist.
+    """
     if role not in ROLES:
         raise TokenProblem(f"unknown role '{role}': use one of {', '.join(ROLES)}")
     if role == "partner" and not organisation:
         raise TokenProblem("a partner token needs --organisation (the partner's code in the catalogue)")
     if role != "partner" and organisation:
         raise TokenProblem("only partner tokens are limited to an organisation")
+    if days is not None and days < 1:
+        raise TokenProblem(f"a token lasts at least 1 day (got {days}); `--no-expiry` makes one that never expires")
+    if role == "partner" and organisations is not None and organisation not in organisations:
+        known = ", ".join(sorted(organisations)) or "none"
+        raise TokenProblem(f"no partner organisation '{organisation}' in the loaded catalogue (known: {known})")
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    expires = utcnow() + dt.timedelta(days=days) if days else None
+    expires = utcnow() + dt.timedelta(days=days) if days is not None else None
     row = ApiToken(
         token_hash=_digest(clear),
         hint=clear[:10],

@@ -49,10 +49,31 @@ def encrypt_secret(secret: str, secret_key: str) -> str:
     return _fernet(secret_key).encrypt(secret.encode("utf-8")).decode("ascii")
 
 
+def demo_present(session: Session) -> bool:
+    """Whether `sera demo` data is in the store: every figure computed now rests on synthetic submissions."""
+    return session.exec(select(Connection.id).where(Connection.platform == DEMO_PLATFORM).limit(1)).first() is not None
+
+
+def real_connections(session: Session) -> list[str]:
+    """Names of the connections to real servers (Kobo, ODK Central): what demo data must never be mixed with."""
+    query = select(Connection.name).where(Connection.platform != DEMO_PLATFORM).order_by(col(Connection.name))
+    return list(session.exec(query))
+
+
 def add_connection(session: Session, spec: ConnectionSpec, *, encrypted_secret: str | None = None) -> Connection:
-    """Record a connection; its name is what the CLI and the API refer to."""
+    """Record a connection; its name is what the CLI and the API refer to.
+
+    A real connection is refused while demo data is loaded: values, reports and the API count every stored
+    submission, so the first sync would add real people to synthetic ones. Refusing (rather than deleting the
+    demo data here) leaves the choice, and the moment, to the person: `sera demo clear`, then add it again.
+    """
     if spec.platform not in PLATFORMS:
         raise ConnectionProblem(f"unknown platform '{spec.platform}': use kobo or odk")
+    if spec.platform != DEMO_PLATFORM and demo_present(session):
+        raise ConnectionProblem(
+            f"demo data is loaded, and its synthetic submissions would be counted with those of '{spec.name}': "
+            "run `sera demo clear` first (it removes only the demo data), then add the connection"
+        )
     if session.exec(select(Connection).where(Connection.name == spec.name)).first() is not None:
         raise ConnectionProblem(f"a connection named '{spec.name}' exists already")
     if spec.platform == "odk" and (spec.project_id is None or not spec.email):

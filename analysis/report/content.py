@@ -137,6 +137,8 @@ class ReportContent(BaseModel):
     restatements: list[Restatement] = []
     scope: str = PROGRAMME
     """`programme` for the whole report, a partner's code for its copy."""
+    demo: bool = False
+    """Computed while `sera demo` synthetic data was loaded: the cover says so."""
 
     def for_partner(self, code: str) -> "ReportContent":
         """A partner's copy: its own sheet, findings and restatements, nothing programme-wide."""

@@ -9,7 +9,7 @@ import datetime as dt
 import hashlib
 import json
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from analysis.quality import quality_findings
@@ -22,6 +22,7 @@ from analysis.values import Suppression
 from catalogue.model import Catalogue
 from catalogue.periods import quarter_bounds, quarters_between
 from catalogue.tables import CatalogueLoad, utcnow
+from sync.connections import demo_present
 
 QUARTERLY = "quarterly"
 
@@ -84,17 +85,24 @@ def issue_quarterly(
     issued_by: str,
     now: dt.datetime | None = None,
 ) -> ReportIssue:
-    """Freeze the quarter's report as a new issue (the caller commits)."""
+    """Freeze the quarter's report as a new issue (the caller commits; edition numbering is held until then)."""
+    clock = now is None
     now = now or utcnow()
     check_period(catalogue, period)
     _, last_day = quarter_bounds(period)
     if now.date() <= last_day:
         raise ReportProblem(f"{period} ends on {last_day:%d/%m/%Y}: its report can be issued from the day after")
+    seen = _last_number(session, period)
     content = draft_quarterly(session, catalogue, period, threshold=threshold, now=now)
-    previous = session.exec(
-        select(func.max(ReportIssue.number)).where(ReportIssue.kind == QUARTERLY, ReportIssue.period == period)
-    ).one()
-    content.issue = (previous or 0) + 1
+    _lock_editions(session, period)
+    previous = _last_number(session, period)
+    if previous != seen:
+        # Another edition was issued while this one was drafted: restate against it, as if issued after it.
+        content = draft_quarterly(session, catalogue, period, threshold=threshold, now=now)
+    # Numbered and dated under the lock: numbers follow `issued_at`, whatever order the requests came in.
+    if clock:
+        now = utcnow()
+    content.issue = previous + 1
     content.issued_at = now
     data = content.model_dump(mode="json")
     issue = ReportIssue(
@@ -112,12 +120,34 @@ def issue_quarterly(
     return issue
 
 
+def _last_number(session: Session, period: str) -> int:
+    number = session.exec(
+        select(func.max(ReportIssue.number)).where(ReportIssue.kind == QUARTERLY, ReportIssue.period == period)
+    ).one()
+    return int(number or 0)
+
+
+def _lock_editions(session: Session, period: str) -> None:
+    """Hold the right to number the quarter's next edition until the caller's transaction ends.
+
+    Reading the last number and inserting the next are two statements: without a lock two requests read the
+    same number and one fails on the unique constraint. PostgreSQL: a transaction-level advisory lock keyed by
+    the quarter (other quarters and readers are not held up). SQLite: a write statement that matches no row
+    takes the database's write lock, which the next writer waits for (`busy_timeout`).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = f"sera:report_issue:{QUARTERLY}:{period}"
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+    else:
+        session.execute(text("UPDATE report_issue SET number = number WHERE 1 = 0"))
+
+
 def _content(
     session: Session, catalogue: Catalogue, period: str, *, threshold: int, now: dt.datetime, findings: bool
 ) -> ReportContent:
     state = session.get(ComputeState, 1)
     loaded_at = session.exec(select(func.max(CatalogueLoad.loaded_at))).one()
-    return build_content(
+    content = build_content(
         session,
         catalogue,
         period,
@@ -128,6 +158,8 @@ def _content(
         values_computed_at=state.last_run_at if state else None,
         catalogue_loaded_at=loaded_at,
     )
+    content.demo = demo_present(session)
+    return content
 
 
 def _restatements(

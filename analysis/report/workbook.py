@@ -156,6 +156,16 @@ def _summary(ws: Worksheet, content: ReportContent) -> None:
     facts: list[tuple[str, Any]] = [
         ("Trimestre", content.period),
         ("Statut du rapport", status),
+        *(
+            [
+                (
+                    "Données",
+                    "DÉMONSTRATION – chiffres calculés sur des données synthétiques (`sera demo`), à ne pas diffuser",
+                )
+            ]
+            if content.demo
+            else []
+        ),
         ("Périmètre", scope),
         ("Bailleurs", ", ".join(content.donors) or None),
         ("Valeurs calculées le", _moment(content.values_computed_at)),

@@ -14,9 +14,10 @@ from pydantic import BaseModel
 from analysis.freshness import AsOf, as_of
 from analysis.quality import CHECKS, SEVERITIES, Finding, quality_findings, quality_summary
 from api.auth import Forbidden, PrincipalDep
-from api.deps import Limit, Offset, SessionDep
+from api.deps import Limit, Offset, ProgrammeQuarter, SessionDep
 from api.errors import ERROR_RESPONSES
 from catalogue.store import stored_catalogue
+from sync.connections import demo_present
 
 router = APIRouter(tags=["data quality"], responses=ERROR_RESPONSES)
 
@@ -45,13 +46,15 @@ class QualityPage(BaseModel):
     as_of: AsOf
     """When the facts the findings are read from were computed, from which sync run, and whether submissions
     changed since."""
+    demo: bool = False
+    """True while `sera demo` synthetic submissions are loaded: the findings are about them."""
 
 
 @router.get("/data-quality", response_model=QualityPage)
 def get_data_quality(
     session: SessionDep,
     principal: PrincipalDep,
-    period: Annotated[str, Query(pattern=r"^\d{4}Q[1-4]$", description="The quarter, e.g. 2027Q2.")],
+    period: ProgrammeQuarter,
     form: Annotated[str | None, Query(description="Only this catalogue form's findings.")] = None,
     partner: Annotated[str | None, Query(description="Only this partner organisation's findings.")] = None,
     check: Annotated[Check | None, Query(description="Only this check's findings.")] = None,
@@ -83,4 +86,5 @@ def get_data_quality(
         total=len(selected),
         summary=[CheckCount(check=c, **counts, total=sum(counts.values())) for c, counts in summary.items()],
         as_of=as_of(session),
+        demo=demo_present(session),
     )

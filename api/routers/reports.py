@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from analysis.report.content import ReportContent
 from analysis.report.issues import (
     ReportProblem,
+    check_period,
     draft_quarterly,
     find_issue,
     issue_quarterly,
@@ -24,7 +25,7 @@ from analysis.report.tables import ReportIssue
 from analysis.report.workbook import report_xlsx
 from api.auth import AdminDep, require
 from api.deps import Limit, Offset, SessionDep, SettingsDep
-from api.errors import ERROR_RESPONSES, ApiError, NotFound
+from api.errors import ERROR_RESPONSES, ApiError, ErrorBody, NotFound
 from api.schemas import Page
 from catalogue.store import stored_catalogue
 from sera.tokens import Principal
@@ -114,13 +115,23 @@ def get_report(
     return Response(report_xlsx(content), media_type=XLSX, headers=headers)
 
 
-@router.post("/reports/quarterly/{period}/issues", response_model=IssueOut, status_code=201)
+@router.post(
+    "/reports/quarterly/{period}/issues",
+    response_model=IssueOut,
+    status_code=201,
+    responses={409: {"model": ErrorBody, "description": "The quarter is not over yet"}},
+)
 def post_issue(period: Period, session: SessionDep, settings: SettingsDep, principal: AdminDep) -> IssueOut:
     """Issue the quarter's report (a first edition, or a corrected one restating what changed)."""
+    catalogue = stored_catalogue(session)
+    try:
+        check_period(catalogue, period)
+    except ReportProblem as problem:
+        raise NotFound(str(problem)) from None
     try:
         issue = issue_quarterly(
             session,
-            stored_catalogue(session),
+            catalogue,
             period,
             threshold=settings.suppression_threshold,
             issued_by=f"token {principal.token_id}",

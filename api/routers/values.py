@@ -26,15 +26,16 @@ from analysis.values import (
     published_cells,
 )
 from api.auth import Forbidden, PrincipalDep
-from api.deps import Limit, Offset, SessionDep, SettingsDep
+from api.deps import Limit, Offset, ProgrammeQuarter, SessionDep, SettingsDep
 from api.errors import ERROR_RESPONSES, ApiError, NotFound
-from api.schemas import Page
+from api.schemas import FiguresPage
 from catalogue.store import stored_catalogue
+from sync.connections import demo_present
 
 router = APIRouter(tags=["indicator values"], responses=ERROR_RESPONSES)
 
 
-class ValuesPage(Page[CellValue]):
+class ValuesPage(FiguresPage[CellValue]):
     as_of: AsOf
     """When these values were computed, from which sync run, and whether submissions changed since."""
 
@@ -102,7 +103,7 @@ def get_values(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{code}-values.csv"', **computed, **synced},
         )
-    return ValuesPage(items=items[offset : offset + limit], total=len(items), as_of=fresh)
+    return ValuesPage(items=items[offset : offset + limit], total=len(items), as_of=fresh, demo=demo_present(session))
 
 
 def _csv(items: list[CellValue], dims: list[str]) -> str:
@@ -123,6 +124,8 @@ class IttOut(BaseModel):
     items: list[IttLine]
     total: int
     as_of: AsOf
+    demo: bool = False
+    """True while `sera demo` synthetic submissions are loaded."""
 
 
 @router.get("/itt", response_model=IttOut)
@@ -130,7 +133,7 @@ def get_itt(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
-    period: Annotated[str, Query(pattern=r"^\d{4}Q[1-4]$", description="The quarter, e.g. 2027Q2.")],
+    period: ProgrammeQuarter,
 ) -> IttOut:
     """The indicator tracking table of a quarter (results-chain order, by sex where split); a partner token gets
     its own organisation's lines of the indicators split by partner."""
@@ -148,4 +151,6 @@ def get_itt(
         if principal.role in SUPPRESSED_ROLES
         else (lambda _i, cells: cells),
     )
-    return IttOut(period=period, items=itt.lines, total=len(itt.lines), as_of=as_of(session))
+    return IttOut(
+        period=period, items=itt.lines, total=len(itt.lines), as_of=as_of(session), demo=demo_present(session)
+    )

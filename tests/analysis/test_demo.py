@@ -21,6 +21,7 @@ from analysis.demo import (
     DEMO_SOURCE,
     SCENARIOS,
     DemoExists,
+    RealDataPresent,
     clear_demo,
     demo_status,
     generate_demo,
@@ -37,7 +38,7 @@ from catalogue.store import load_catalogue
 from catalogue.validation import read_catalogue
 from sera.cli import app as cli
 from sera.settings import get_settings
-from sync.connections import ConnectionSpec, add_connection, link_form
+from sync.connections import ConnectionProblem, ConnectionSpec, add_connection, link_form
 from sync.normalize import kobo_record
 from sync.service import targets
 from sync.store import upsert_records
@@ -249,22 +250,28 @@ def test_the_same_seed_gives_the_same_rows_and_another_seed_others(session: Sess
     assert {row[6] for row in other}.isdisjoint({row[6] for row in first})
 
 
+def _legacy_real_connection(session: Session) -> Connection:
+    """A real connection beside demo data, as a database from before the guard may hold (add_connection refuses)."""
+    real = Connection(name="terrain", platform="kobo", url="https://kf.example.org", secret_env="SERA_KOBO_TOKEN")
+    session.add(real)
+    session.flush()
+    return real
+
+
 def test_sync_never_targets_the_demo_connection(session: Session, engine: Engine, prim2: Catalogue) -> None:
-    real = add_connection(session, ConnectionSpec(name="terrain", platform="kobo", url="https://kf.example.org"))
-    link_form(session, real, "attendance", "aBcD1234")
     generate_demo(session, prim2, submissions=60, seed=3)
+    link_form(session, _legacy_real_connection(session), "attendance", "aBcD1234")
     session.commit()
     assert [(t.connection.name, t.remote_form.form_id) for t in targets(engine)] == [("terrain", "attendance")]
     assert targets(engine, connection=DEMO_CONNECTION) == []
 
 
 def test_clear_removes_the_demo_and_nothing_else(session: Session, prim2: Catalogue) -> None:
-    real = add_connection(session, ConnectionSpec(name="terrain", platform="kobo", url="https://kf.example.org"))
-    remote = link_form(session, real, "attendance", "aBcD1234")
+    report = generate_demo(session, prim2, submissions=120, seed=4)
+    remote = link_form(session, _legacy_real_connection(session), "attendance", "aBcD1234")
     assert remote.id is not None
     rows = [{"_id": n, "meta/instanceID": f"uuid:real-{n}", "_submission_time": "2027-01-05T10:00:00"} for n in (1, 2)]
     upsert_records(session, remote.id, [kobo_record(row) for row in rows], run_id=None, source="poll")
-    report = generate_demo(session, prim2, submissions=120, seed=4)
     session.commit()
     assert demo_status(session) is not None
     assert clear_demo(session) == report.submissions == 120
@@ -286,6 +293,21 @@ def test_it_refuses_to_run_twice_or_over_a_real_connection_named_demo(session: S
         generate_demo(session, prim2, submissions=30, seed=2)
 
 
+def test_demo_and_real_connections_are_never_loaded_together(session: Session, prim2: Catalogue) -> None:
+    generate_demo(session, prim2, submissions=30, seed=1)
+    for spec in (
+        ConnectionSpec(name="terrain", platform="kobo", url="https://kf.example.org"),
+        ConnectionSpec(name="central", platform="odk", url="https://c.example.org", project_id=1, email="a@b.org"),
+    ):
+        with pytest.raises(ConnectionProblem, match="run `sera demo clear` first"):
+            add_connection(session, spec)
+    assert clear_demo(session) == 30
+    add_connection(session, ConnectionSpec(name="terrain", platform="kobo", url="https://kf.example.org"))
+    with pytest.raises(RealDataPresent, match="terrain"):
+        generate_demo(session, prim2, submissions=30, seed=1)
+    assert demo_status(session) is None
+
+
 def test_cli_generates_summarises_refuses_and_clears(
     database_url: str, session: Session, prim2: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -305,9 +327,18 @@ def test_cli_generates_summarises_refuses_and_clears(
         again = runner.invoke(cli, ["demo"])
         assert again.exit_code == 1
         assert "sera demo clear" in again.output
+        kobo = ["connections", "add", "kobo", "terrain", "--url", "https://kf.example.org"]
+        refused = runner.invoke(cli, kobo)
+        assert refused.exit_code == 1 and "demo data is loaded" in refused.output
+        assert "run `sera demo clear` first" in refused.output
         cleared = runner.invoke(cli, ["demo", "clear"])
         assert cleared.exit_code == 0
         assert "removed 40 demo submissions" in cleared.output
+        added = runner.invoke(cli, kobo)
+        assert added.exit_code == 0, added.output
+        mixed = runner.invoke(cli, ["demo", "--submissions", "40"])
+        assert mixed.exit_code == 1 and "real connection(s) terrain exist" in mixed.output
+        assert demo_status(session) is None
     finally:
         get_settings.cache_clear()
 

@@ -223,7 +223,8 @@ def world(api: tuple[TestClient, dict[str, dict[str, str]]], session: Session) -
     client, role_headers = api
     revoked, revoked_token = create_token(session, "admin", label="revoked")
     assert revoked.id is not None and revoke_token(session, revoked.id)
-    expired, expired_token = create_token(session, "admin", days=-1, label="expired")
+    expired, expired_token = create_token(session, "admin", days=1, label="expired")
+    expired.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     assert expired.expires_at is not None and expired.expires_at < dt.datetime.now(dt.UTC)
     session.commit()
     headers = {

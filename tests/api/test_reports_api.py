@@ -123,3 +123,37 @@ def test_report_requests_that_cannot_be_answered(api: Api) -> None:
     assert client.get("/api/v1/reports/quarterly/2026-09.xlsx", headers=headers["staff"]).status_code == 422
     missing = client.get(URL, params={"issue": "3"}, headers=headers["staff"])
     assert missing.status_code == 404
+
+
+def _all_cells(book: Workbook) -> list[tuple[Any, ...]]:
+    return [row for ws in book for row in ws.iter_rows(values_only=True)]
+
+
+def test_reading_drafts_issues_nothing_and_a_partner_copy_of_an_edition_stays_frozen(
+    api: Api, session: Session
+) -> None:
+    client, headers = api
+    _draft, response_headers = workbook(client, headers["admin"])
+    assert response_headers["x-sera-report-status"] == "draft"
+    assert client.get("/api/v1/reports/quarterly", headers=headers["admin"]).json()["total"] == 0
+    assert client.post(f"/api/v1/reports/quarterly/{PERIOD}/issues", headers=headers["admin"]).status_code == 201
+    frozen, response_headers = workbook(client, headers["partner"])
+    assert response_headers["x-sera-report-status"] == "issued"
+
+    # The partner's attendance sheets of the quarter are deleted on the server after issuing.
+    rows = session.exec(
+        select(Submission.remote_form_id, Submission.root_id)
+        .join(Fact, col(Fact.submission_id) == col(Submission.id))
+        .where(Fact.form_id == "attendance", Fact.period == PERIOD, Fact.row_index == 0)
+    ).all()
+    tombstone(session, rows[0][0], [root for _form, root in rows], run_id=None)
+    session.commit()
+    compute(session, stored_catalogue(session), person_key_secret="test-secret")
+    session.commit()
+
+    again, _ = workbook(client, headers["partner"])
+    assert _all_cells(again) == _all_cells(frozen)
+    first, _ = workbook(client, headers["partner"], issue="1")
+    assert _all_cells(first) == _all_cells(frozen)
+    rebuilt, _ = workbook(client, headers["partner"], draft="true")
+    assert _all_cells(rebuilt) != _all_cells(frozen), "a copy rebuilt from today's values would differ"
