@@ -65,7 +65,7 @@ from sqlmodel import Session, col, select
 
 from analysis.tables import IndicatorValue
 from analysis.targets import assess
-from catalogue.model import LIFE_OF_PROGRAMME, Aggregation, Indicator, TimeAggregation
+from catalogue.model import LIFE_OF_PROGRAMME, Aggregation, FormSpec, Indicator, TimeAggregation
 from catalogue.periods import quarters_between
 
 PARTNER_DIMENSION = "partner"
@@ -73,6 +73,13 @@ PARTNER_DIMENSION = "partner"
 
 SUPPRESSED_ROLES = frozenset({"partner", "viewer"})
 """The roles that never see a small count of people, nor a cell that could be recomputed from what they see."""
+
+PERSON_DIMENSIONS = frozenset({"sex", "age_band"})
+"""Dimensions that describe a person: an indicator split by one of them counts people or records about people
+(contacts, complaints, test scores), whatever its aggregation."""
+
+MAX_SPLIT_DIMENSIONS = 1
+"""Partner and viewer tokens split by at most this many dimensions besides `partner` (see the module docstring)."""
 
 
 class ValuesProblem(ValueError):
@@ -95,14 +102,30 @@ class CellValue:
 
 
 def counts_people(indicator: Indicator) -> bool:
-    """Whether the indicator's cells count people (directly, or in a ratio's numerator or denominator)."""
+    """Whether the indicator's cells rest on people or person-level records: distinct people (directly, or in a
+    ratio's numerator or denominator), or any measure split by a dimension describing a person (a count of
+    complaints or contacts by sex, a ratio of complaints, a mean gain of the people tested)."""
     measure = indicator.measure
     terms = [t.aggregation for t in (measure.numerator, measure.denominator) if t is not None]
     return (
         indicator.time_aggregation is TimeAggregation.unique_people
         or measure.aggregation is Aggregation.distinct_people
         or "distinct_people" in terms
+        or any(dim in PERSON_DIMENSIONS for dim in indicator.disaggregations)
     )
+
+
+def partner_owned(indicator: Indicator, forms: Iterable[FormSpec]) -> bool:
+    """Whether a partner may read the indicator's partner split: its form names the organisation that filled it
+    (`organisation`). A form without one (the feedback register) records what concerns a partner, which that
+    partner must not see (a complaint about itself)."""
+    form = next((f for f in forms if f.id == indicator.measure.form), None)
+    return form is not None and form.organisation is not None
+
+
+def served_grouping(dims: Iterable[str]) -> bool:
+    """Whether partner and viewer tokens may read this grouping: at most `MAX_SPLIT_DIMENSIONS` besides partner."""
+    return len({dim for dim in dims if dim != PARTNER_DIMENSION}) <= MAX_SPLIT_DIMENSIONS
 
 
 def periods_between(first: str, last: str, *, lop: bool) -> list[str]:
@@ -281,23 +304,43 @@ def complementary_suppression(
         size = min(positive) if positive else 0.0
         return size == 0, size, key
 
+    def protective(key: CellKey) -> tuple[int, float, CellKey]:
+        """Complements that widen the hidden cells' range most cheaply: the smallest child of at least the
+        threshold first, then the largest smaller one, zeros last (a hidden zero protects nothing)."""
+        positive = [v for v in table[key] if v > 0]
+        size = min(positive) if positive else 0.0
+        if size >= threshold:
+            return 0, size, key
+        return (1, -size, key) if size > 0 else (2, 0.0, key)
+
+    def short(keys: list[CellKey]) -> bool:
+        """The hidden cells of a relation add up to less than the threshold on some side: together with the
+        visible ones they would bound each other within less than the threshold."""
+        sides = zip(*(table[key] for key in keys), strict=False)
+        return any(sum(side) < threshold for side in sides)
+
     def check_relation(parent: CellKey, children: tuple[CellKey, ...]) -> CellKey | None:
         shut = [child for child in children if child in hidden]
-        if len(shut) == 1 and parent not in primary:
+        if shut and parent not in hidden and (len(shut) == 1 or short(shut)):
             rest = [child for child in children if child not in hidden]
             if rest:
-                return min(rest, key=order)
-            return None if parent in hidden else parent
+                return min(rest, key=protective)
+            return parent
         if not shut and parent in hidden:
-            return min(children, key=order)
+            return min(children, key=protective)
         return None
 
     def check_series(run: list[CellKey]) -> CellKey | None:
-        shown = [key for key in run if key not in hidden]
+        """Cumulative cells never decrease, so a hidden run lies between its visible neighbours: they must be
+        at least the threshold apart, and two visible neighbours must not differ by a small count."""
+        shown = [index for index, key in enumerate(run) if key not in hidden]
         for before, after in pairwise(shown):
-            a, b = table[before], table[after]
-            if len(a) == len(b) and _small((y - x for x, y in zip(a, b, strict=True)), threshold):
-                return after
+            a, b = table[run[before]], table[run[after]]
+            if len(a) != len(b):
+                continue
+            steps = [y - x for x, y in zip(a, b, strict=True)]
+            if _small(steps, threshold) or (after - before > 1 and any(step < threshold for step in steps)):
+                return run[after]
         return None
 
     while queue:
@@ -365,7 +408,8 @@ class _MaskCache:
             IndicatorValue.numerator,
             IndicatorValue.denominator,
         ).where(of_indicator)
-        mask = complementary_suppression(session.exec(query), threshold, time_aggregation=indicator.time_aggregation)
+        served = (row for row in session.exec(query) if served_grouping(row.dims))
+        mask = complementary_suppression(served, threshold, time_aggregation=indicator.time_aggregation)
         with self._lock:
             self._entries[key] = (marker, mask)
             self._entries.move_to_end(key)
@@ -402,9 +446,24 @@ class Suppression:
             return list(cells)
         mask = self.mask(indicator)
         return [
-            _hidden(cell) if cell_key(cell.period, cell.dims) in mask or is_small(cell, self.threshold) else cell
+            _hidden(cell)
+            if cell_key(cell.period, cell.dims) in mask
+            or is_small(cell, self.threshold)
+            or not served_grouping(cell.dims)
+            else cell
             for cell in cells
         ]
+
+    def derived(self, indicator: Indicator, cell: CellValue, sources: Iterable[CellKey]) -> CellValue:
+        """A figure computed from stored cells (a report's to date): shown only when every cell it is made of
+        could be shown, so that it tells nothing the visible cells do not (to date minus the quarter is the
+        previous to date; this quarter's to date minus the last report's is this quarter)."""
+        if not counts_people(indicator) or self.threshold <= 0:
+            return cell
+        mask = self.mask(indicator)
+        if is_small(cell, self.threshold) or any(key in mask or not served_grouping(dict(key[1])) for key in sources):
+            return _hidden(cell)
+        return cell
 
 
 def published_cells(
@@ -418,6 +477,11 @@ def published_cells(
     threshold: int,
 ) -> list[CellValue]:
     """The cells of one grouping as a role may see them: `cell_values`, suppressed for `SUPPRESSED_ROLES`."""
+    if role in SUPPRESSED_ROLES and threshold > 0 and counts_people(indicator) and not served_grouping(by):
+        raise ValuesProblem(
+            f"'{indicator.code}' counts people: partner and viewer tokens split it by at most "
+            f"{MAX_SPLIT_DIMENSIONS} dimension besides {PARTNER_DIMENSION} at a time"
+        )
     cells = cell_values(session, indicator, periods=periods, by=by, where=where)
     if role not in SUPPRESSED_ROLES:
         return cells
