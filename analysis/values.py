@@ -1,11 +1,19 @@
 """Reading indicator values for consumers: the cells of a grouping, with targets and status, and suppression.
 
 Small counts of people can identify them (Moroccan law 09-08 on personal data), so the cells of indicators that
-count people (`counts_people`) are suppressed for the roles that may not see them (`SUPPRESSED_ROLES`: partner
-and viewer tokens): a suppressed cell keeps its period, split, baseline and target, but loses its value,
-numerator, denominator, achievement and `n` (0), and says `status: suppressed`. Every aggregated response goes
-through one function, `Suppression` (or `published_cells`, which reads the cells and applies it), so the API,
-the tracking table and the reports hide the same cells.
+rest on people or person-level records (`counts_people`: distinct people, or any measure split by sex or age
+band — complaints, contacts, ratios of them, mean gains) are suppressed for the roles that may not see them
+(`SUPPRESSED_ROLES`: partner and viewer tokens): a suppressed cell keeps its period, split, baseline and target,
+but loses its value, numerator, denominator, achievement and `n` (0), and says `status: suppressed` and
+`suppressed: true`, with no bound (a cell hidden to protect another may be large). Every aggregated response
+goes through one function, `Suppression` (or `published_cells`, which reads the cells and applies it), so the
+API, the tracking table and the reports hide the same cells; figures computed from stored cells (a report's to
+date) go through `Suppression.derived` and are shown only when every cell they add up may be shown.
+
+Restricted roles read groupings of at most one dimension besides partner (`served_grouping`): the total, one
+split, a partner's total and one split of it. Pairs and the full cross-classification link so many relations
+that no rule applied one relation at a time protects them (an audit by linear programming found cells pinned
+exactly), so they are for staff only; the mask is computed over the served groupings alone.
 
 Primary suppression: a cell counting fewer than the threshold people (a ratio: either side), zero excepted.
 
@@ -23,34 +31,31 @@ Ratios take part with their numerator and denominator, each a count (one cell hi
 to all these relations of the indicator together (every grouping, every period, whatever the request asked;
 the response is then cut to what was asked), repeated until nothing changes:
 
-1. a parent that is not primary-suppressed with exactly one hidden child: hide the smallest other child
-   (smallest non-zero count first, zeros last since a hidden zero leaves the small count readable as a sum;
-   ties by period then split, so the choice is deterministic); with no other child (the child equals its
-   parent), hide the parent;
-2. a hidden parent with no hidden child (it is the sum of what is shown): hide its smallest child;
-3. cumulative: two consecutive visible quarters of a split (LOP last) whose difference is a small count:
-   hide the later one.
+1. a visible parent with exactly one hidden child, or with hidden children adding up to less than the
+   threshold (they would bound each other within less than it): hide another child, the smallest of at least
+   the threshold first, else the largest smaller one, zeros last (a hidden zero protects nothing); ties by
+   period then split, so the choice is deterministic; with no other child, hide the parent;
+2. a hidden parent with no hidden child (it is the sum of what is shown): hide a child, chosen the same way;
+3. cumulative: two visible quarters of a split (LOP last) that differ by a small count, or that have hidden
+   quarters between them and differ by less than the threshold (running totals never decrease, so the hidden
+   ones are squeezed between them): hide the later one.
 
-Parents are judged on primary suppression in rule 1 (a parent hidden only by rule 1 or 2 still counts as
-visible: this over-suppresses rather than leaks), and the mask is one per indicator and threshold, computed
-from all its stored cells, so every role, request and report sees the same cells hidden.
+The mask is one per indicator and threshold, computed from all its served cells, so every role, request and
+report sees the same cells hidden.
 
 Limits:
 
-* The audit is one relation at a time: no relation is left with exactly one unknown. Several relations together
-  (a linear system over many tables) can still pin a hidden cell down: on the demo data nothing can be solved
-  from the total and the one-dimension splits (tested with exact linear algebra), but with every pair and the
-  six-way cross-classification of R1.3-1 the relations, taken as exact, determine hidden cells. Closing that
-  needs a full audit (linear or integer programming, as τ-Argus does), or serving restricted roles fewer
-  groupings, or perturbation instead of suppression.
+* The rules look at one relation at a time. `tests/audit` audits everything a partner or viewer token can
+  obtain by linear programming: a hand-built adversarial world passes, the demo data still has cells pinned
+  by several relations together (partner × split × quarter), which only an audit-driven suppression (τ-Argus)
+  or perturbation would close.
 * The sum of the hidden cells of a relation is public, so with small complements a reader learns bounds
   (two hidden cells adding up to 9), not values.
 * Distinct people are not exactly additive across splits (a person met in two regions is in both), nor over
   quarters for `sum`; they are treated as additive, which suppresses more, and subtraction gives bounds.
-* Figures built outside the stored cells (sums of quarters to date in a report, or cells a caller computes)
-  get primary suppression only from `Suppression`; relations between them and the stored cells (to date in
-  one report minus to date in the previous one is a quarter) are not audited.
-* Relations that use data outside the indicator (two indicators counting the same people) are not audited.
+* Cells a caller computes itself get primary suppression only from `Suppression.__call__`; use `derived`.
+* Relations that use data outside the indicator (R1.3-5's running totals are R1.3-1's quarters added up) are
+  not used to choose the hidden cells: the masks are made one indicator at a time.
 """
 
 import threading
