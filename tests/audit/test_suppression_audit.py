@@ -65,6 +65,7 @@ def _report(audit: Audit, leaks: list[Any]) -> str:
     return f"{len(leaks)} leak(s) among {audit.figures} figures, {len(audit.hidden)} hidden:\n" + "\n".join(lines)
 
 
+@pytest.mark.slow  # about 4 minutes per token and backend: run with `-m slow`
 @pytest.mark.xfail(
     strict=True,
     reason="known leaks on the demo data: one indicator's running total equals the sum of another's quarters "
