@@ -1,11 +1,19 @@
 """Reading indicator values for consumers: the cells of a grouping, with targets and status, and suppression.
 
 Small counts of people can identify them (Moroccan law 09-08 on personal data), so the cells of indicators that
-count people (`counts_people`) are suppressed for the roles that may not see them (`SUPPRESSED_ROLES`: partner
-and viewer tokens): a suppressed cell keeps its period, split, baseline and target, but loses its value,
-numerator, denominator, achievement and `n` (0), and says `status: suppressed`. Every aggregated response goes
-through one function, `Suppression` (or `published_cells`, which reads the cells and applies it), so the API,
-the tracking table and the reports hide the same cells.
+rest on people or person-level records (`counts_people`: distinct people, or any measure split by sex or age
+band — complaints, contacts, ratios of them, mean gains) are suppressed for the roles that may not see them
+(`SUPPRESSED_ROLES`: partner and viewer tokens): a suppressed cell keeps its period, split, baseline and target,
+but loses its value, numerator, denominator, achievement and `n` (0), and says `status: suppressed` and
+`suppressed: true`, with no bound (a cell hidden to protect another may be large). Every aggregated response
+goes through one function, `Suppression` (or `published_cells`, which reads the cells and applies it), so the
+API, the tracking table and the reports hide the same cells; figures computed from stored cells (a report's to
+date) go through `Suppression.derived` and are shown only when every cell they add up may be shown.
+
+Restricted roles read groupings of at most one dimension besides partner (`served_grouping`): the total, one
+split, a partner's total and one split of it. Pairs and the full cross-classification link so many relations
+that no rule applied one relation at a time protects them (an audit by linear programming found cells pinned
+exactly), so they are for staff only; the mask is computed over the served groupings alone.
 
 Primary suppression: a cell counting fewer than the threshold people (a ratio: either side), zero excepted.
 
@@ -23,34 +31,31 @@ Ratios take part with their numerator and denominator, each a count (one cell hi
 to all these relations of the indicator together (every grouping, every period, whatever the request asked;
 the response is then cut to what was asked), repeated until nothing changes:
 
-1. a parent that is not primary-suppressed with exactly one hidden child: hide the smallest other child
-   (smallest non-zero count first, zeros last since a hidden zero leaves the small count readable as a sum;
-   ties by period then split, so the choice is deterministic); with no other child (the child equals its
-   parent), hide the parent;
-2. a hidden parent with no hidden child (it is the sum of what is shown): hide its smallest child;
-3. cumulative: two consecutive visible quarters of a split (LOP last) whose difference is a small count:
-   hide the later one.
+1. a visible parent with exactly one hidden child, or with hidden children adding up to less than the
+   threshold (they would bound each other within less than it): hide another child, the smallest of at least
+   the threshold first, else the largest smaller one, zeros last (a hidden zero protects nothing); ties by
+   period then split, so the choice is deterministic; with no other child, hide the parent;
+2. a hidden parent with no hidden child (it is the sum of what is shown): hide a child, chosen the same way;
+3. cumulative: two visible quarters of a split (LOP last) that differ by a small count, or that have hidden
+   quarters between them and differ by less than the threshold (running totals never decrease, so the hidden
+   ones are squeezed between them): hide the later one.
 
-Parents are judged on primary suppression in rule 1 (a parent hidden only by rule 1 or 2 still counts as
-visible: this over-suppresses rather than leaks), and the mask is one per indicator and threshold, computed
-from all its stored cells, so every role, request and report sees the same cells hidden.
+The mask is one per indicator and threshold, computed from all its served cells, so every role, request and
+report sees the same cells hidden.
 
 Limits:
 
-* The audit is one relation at a time: no relation is left with exactly one unknown. Several relations together
-  (a linear system over many tables) can still pin a hidden cell down: on the demo data nothing can be solved
-  from the total and the one-dimension splits (tested with exact linear algebra), but with every pair and the
-  six-way cross-classification of R1.3-1 the relations, taken as exact, determine hidden cells. Closing that
-  needs a full audit (linear or integer programming, as τ-Argus does), or serving restricted roles fewer
-  groupings, or perturbation instead of suppression.
+* The rules look at one relation at a time. `tests/audit` audits everything a partner or viewer token can
+  obtain by linear programming: a hand-built adversarial world passes, the demo data still has cells pinned
+  by several relations together (partner × split × quarter), which only an audit-driven suppression (τ-Argus)
+  or perturbation would close.
 * The sum of the hidden cells of a relation is public, so with small complements a reader learns bounds
   (two hidden cells adding up to 9), not values.
 * Distinct people are not exactly additive across splits (a person met in two regions is in both), nor over
   quarters for `sum`; they are treated as additive, which suppresses more, and subtraction gives bounds.
-* Figures built outside the stored cells (sums of quarters to date in a report, or cells a caller computes)
-  get primary suppression only from `Suppression`; relations between them and the stored cells (to date in
-  one report minus to date in the previous one is a quarter) are not audited.
-* Relations that use data outside the indicator (two indicators counting the same people) are not audited.
+* Cells a caller computes itself get primary suppression only from `Suppression.__call__`; use `derived`.
+* Relations that use data outside the indicator (R1.3-5's running totals are R1.3-1's quarters added up) are
+  not used to choose the hidden cells: the masks are made one indicator at a time.
 """
 
 import threading
@@ -65,7 +70,7 @@ from sqlmodel import Session, col, select
 
 from analysis.tables import IndicatorValue
 from analysis.targets import assess
-from catalogue.model import LIFE_OF_PROGRAMME, Aggregation, Indicator, TimeAggregation
+from catalogue.model import LIFE_OF_PROGRAMME, Aggregation, FormSpec, Indicator, TimeAggregation
 from catalogue.periods import quarters_between
 
 PARTNER_DIMENSION = "partner"
@@ -73,6 +78,13 @@ PARTNER_DIMENSION = "partner"
 
 SUPPRESSED_ROLES = frozenset({"partner", "viewer"})
 """The roles that never see a small count of people, nor a cell that could be recomputed from what they see."""
+
+PERSON_DIMENSIONS = frozenset({"sex", "age_band"})
+"""Dimensions that describe a person: an indicator split by one of them counts people or records about people
+(contacts, complaints, test scores), whatever its aggregation."""
+
+MAX_SPLIT_DIMENSIONS = 1
+"""Partner and viewer tokens split by at most this many dimensions besides `partner` (see the module docstring)."""
 
 
 class ValuesProblem(ValueError):
@@ -95,14 +107,30 @@ class CellValue:
 
 
 def counts_people(indicator: Indicator) -> bool:
-    """Whether the indicator's cells count people (directly, or in a ratio's numerator or denominator)."""
+    """Whether the indicator's cells rest on people or person-level records: distinct people (directly, or in a
+    ratio's numerator or denominator), or any measure split by a dimension describing a person (a count of
+    complaints or contacts by sex, a ratio of complaints, a mean gain of the people tested)."""
     measure = indicator.measure
     terms = [t.aggregation for t in (measure.numerator, measure.denominator) if t is not None]
     return (
         indicator.time_aggregation is TimeAggregation.unique_people
         or measure.aggregation is Aggregation.distinct_people
         or "distinct_people" in terms
+        or any(dim in PERSON_DIMENSIONS for dim in indicator.disaggregations)
     )
+
+
+def partner_owned(indicator: Indicator, forms: Iterable[FormSpec]) -> bool:
+    """Whether a partner may read the indicator's partner split: its form names the organisation that filled it
+    (`organisation`). A form without one (the feedback register) records what concerns a partner, which that
+    partner must not see (a complaint about itself)."""
+    form = next((f for f in forms if f.id == indicator.measure.form), None)
+    return form is not None and form.organisation is not None
+
+
+def served_grouping(dims: Iterable[str]) -> bool:
+    """Whether partner and viewer tokens may read this grouping: at most `MAX_SPLIT_DIMENSIONS` besides partner."""
+    return len({dim for dim in dims if dim != PARTNER_DIMENSION}) <= MAX_SPLIT_DIMENSIONS
 
 
 def periods_between(first: str, last: str, *, lop: bool) -> list[str]:
@@ -281,23 +309,43 @@ def complementary_suppression(
         size = min(positive) if positive else 0.0
         return size == 0, size, key
 
+    def protective(key: CellKey) -> tuple[int, float, CellKey]:
+        """Complements that widen the hidden cells' range most cheaply: the smallest child of at least the
+        threshold first, then the largest smaller one, zeros last (a hidden zero protects nothing)."""
+        positive = [v for v in table[key] if v > 0]
+        size = min(positive) if positive else 0.0
+        if size >= threshold:
+            return 0, size, key
+        return (1, -size, key) if size > 0 else (2, 0.0, key)
+
+    def short(keys: list[CellKey]) -> bool:
+        """The hidden cells of a relation add up to less than the threshold on some side: together with the
+        visible ones they would bound each other within less than the threshold."""
+        sides = zip(*(table[key] for key in keys), strict=False)
+        return any(sum(side) < threshold for side in sides)
+
     def check_relation(parent: CellKey, children: tuple[CellKey, ...]) -> CellKey | None:
         shut = [child for child in children if child in hidden]
-        if len(shut) == 1 and parent not in primary:
+        if shut and parent not in hidden and (len(shut) == 1 or short(shut)):
             rest = [child for child in children if child not in hidden]
             if rest:
-                return min(rest, key=order)
-            return None if parent in hidden else parent
+                return min(rest, key=protective)
+            return parent
         if not shut and parent in hidden:
-            return min(children, key=order)
+            return min(children, key=protective)
         return None
 
     def check_series(run: list[CellKey]) -> CellKey | None:
-        shown = [key for key in run if key not in hidden]
+        """Cumulative cells never decrease, so a hidden run lies between its visible neighbours: they must be
+        at least the threshold apart, and two visible neighbours must not differ by a small count."""
+        shown = [index for index, key in enumerate(run) if key not in hidden]
         for before, after in pairwise(shown):
-            a, b = table[before], table[after]
-            if len(a) == len(b) and _small((y - x for x, y in zip(a, b, strict=True)), threshold):
-                return after
+            a, b = table[run[before]], table[run[after]]
+            if len(a) != len(b):
+                continue
+            steps = [y - x for x, y in zip(a, b, strict=True)]
+            if _small(steps, threshold) or (after - before > 1 and any(step < threshold for step in steps)):
+                return run[after]
         return None
 
     while queue:
@@ -365,7 +413,8 @@ class _MaskCache:
             IndicatorValue.numerator,
             IndicatorValue.denominator,
         ).where(of_indicator)
-        mask = complementary_suppression(session.exec(query), threshold, time_aggregation=indicator.time_aggregation)
+        served = (row for row in session.exec(query) if served_grouping(row.dims))
+        mask = complementary_suppression(served, threshold, time_aggregation=indicator.time_aggregation)
         with self._lock:
             self._entries[key] = (marker, mask)
             self._entries.move_to_end(key)
@@ -402,9 +451,24 @@ class Suppression:
             return list(cells)
         mask = self.mask(indicator)
         return [
-            _hidden(cell) if cell_key(cell.period, cell.dims) in mask or is_small(cell, self.threshold) else cell
+            _hidden(cell)
+            if cell_key(cell.period, cell.dims) in mask
+            or is_small(cell, self.threshold)
+            or not served_grouping(cell.dims)
+            else cell
             for cell in cells
         ]
+
+    def derived(self, indicator: Indicator, cell: CellValue, sources: Iterable[CellKey]) -> CellValue:
+        """A figure computed from stored cells (a report's to date): shown only when every cell it is made of
+        could be shown, so that it tells nothing the visible cells do not (to date minus the quarter is the
+        previous to date; this quarter's to date minus the last report's is this quarter)."""
+        if not counts_people(indicator) or self.threshold <= 0:
+            return cell
+        mask = self.mask(indicator)
+        if is_small(cell, self.threshold) or any(key in mask or not served_grouping(dict(key[1])) for key in sources):
+            return _hidden(cell)
+        return cell
 
 
 def published_cells(
@@ -418,6 +482,11 @@ def published_cells(
     threshold: int,
 ) -> list[CellValue]:
     """The cells of one grouping as a role may see them: `cell_values`, suppressed for `SUPPRESSED_ROLES`."""
+    if role in SUPPRESSED_ROLES and threshold > 0 and counts_people(indicator) and not served_grouping(by):
+        raise ValuesProblem(
+            f"'{indicator.code}' counts people: partner and viewer tokens split it by at most "
+            f"{MAX_SPLIT_DIMENSIONS} dimension besides {PARTNER_DIMENSION} at a time"
+        )
     cells = cell_values(session, indicator, periods=periods, by=by, where=where)
     if role not in SUPPRESSED_ROLES:
         return cells

@@ -2,12 +2,14 @@
 
 Every figure goes through `hide` (`analysis.values.Suppression`: small counts of people and the cells that would
 give them away) before it is kept: a report leaves the programme (donors, partners), so it never holds a figure
-that the viewer role could not see. To-date figures are sums the report makes itself, so they get the primary
-suppression only: two consecutive reports' to-date figures can still give away a hidden quarter.
+that the viewer role could not see. To-date figures are sums the report makes itself: one is shown only when
+every stored cell it adds up may be shown (`Suppression.derived`), so neither to date minus the quarter nor two
+consecutive reports' to-date figures give a hidden quarter away. A partner's sheet leaves out the indicators
+whose form does not belong to partners (complaints about a partner are not that partner's to read).
 """
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlmodel import Session
 
@@ -23,15 +25,16 @@ from analysis.report.content import (
     ReportContent,
     SeriesPoint,
 )
-from analysis.report.todate import to_date_cells
+from analysis.report.todate import to_date_sourced
 from analysis.targets import target_for
-from analysis.values import PARTNER_DIMENSION, CellValue, cell_values
+from analysis.values import PARTNER_DIMENSION, CellValue, Suppression, cell_values, partner_owned
 from catalogue.model import LIFE_OF_PROGRAMME, UNKNOWN, Catalogue, Indicator, MeasureType, Text
 from catalogue.periods import quarters_between
 from catalogue.reference import dimension_values
 
-Hide = Callable[[Indicator, list[CellValue]], list[CellValue]]
-"""Suppression for the report's readers: the cells as they may be shown."""
+Hide = Suppression
+"""Suppression for the report's readers: the stored cells as they may be shown (`hide(indicator, cells)`), and
+the figures the report computes from them (`hide.derived`)."""
 
 UNKNOWN_LABEL = Text(fr="Inconnu", ar="غير معروف")
 SPLIT_DIMENSIONS_LEFT_OUT = (SEX, PARTNER_DIMENSION)
@@ -121,11 +124,17 @@ class _Reader:
 
     def to_date(self, indicator: Indicator, by: list[str], where: dict[str, str] | None) -> dict[tuple, CellValue]:
         plan = self.engine.indicators[indicator.code]
-        cells = self.hide(indicator, to_date_cells(self.session, plan, self.first, self.period, by=by, where=where))
+        sourced = to_date_sourced(self.session, plan, self.first, self.period, by=by, where=where)
+        cells = [self.hide.derived(indicator, cell, sources) for cell, sources in sourced]
         return {tuple(sorted((k, v) for k, v in c.dims.items() if k in by)): c for c in cells}
 
     def itt_rows(self, scope: str, where: dict[str, str] | None) -> list[IttRow]:
-        include = (lambda i: PARTNER_DIMENSION in i.disaggregations) if where else (lambda _i: True)
+        forms = self.catalogue.forms
+        include = (
+            (lambda i: PARTNER_DIMENSION in i.disaggregations and partner_owned(i, forms))
+            if where
+            else (lambda _i: True)
+        )
         itt = tracking_table(self.session, self.catalogue, self.period, where=where, include=include, post=self.hide)
         indicators = {i.code: i for i in self.catalogue.indicators}
         to_date: dict[tuple[str, bool], dict[tuple, CellValue]] = {}

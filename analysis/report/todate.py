@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from analysis.measures import IndicatorPlan
 from analysis.targets import assess
-from analysis.values import CellValue, cell_values
+from analysis.values import CellKey, CellValue, cell_key, cell_values
 from catalogue.model import LIFE_OF_PROGRAMME, Indicator, TimeAggregation
 from catalogue.periods import quarters_between
 
@@ -30,6 +30,10 @@ Key = tuple[tuple[str, str], ...]
 
 def _key(dims: dict[str, str], by: Sequence[str]) -> Key:
     return tuple(sorted((dim, dims[dim]) for dim in by if dim in dims))
+
+
+Sourced = tuple[CellValue, tuple[CellKey, ...]]
+"""A to-date cell and the stored cells it is made of (suppression shows it only if they all may be shown)."""
 
 
 def to_date_cells(
@@ -42,6 +46,19 @@ def to_date_cells(
     where: dict[str, str] | None = None,
 ) -> list[CellValue]:
     """One cell per value of the `by` dimensions (restricted to `where`), to the end of `period`."""
+    return [cell for cell, _ in to_date_sourced(session, plan, first_quarter, period, by=by, where=where)]
+
+
+def to_date_sourced(
+    session: Session,
+    plan: IndicatorPlan,
+    first_quarter: str,
+    period: str,
+    *,
+    by: Sequence[str] = (),
+    where: dict[str, str] | None = None,
+) -> list[Sourced]:
+    """`to_date_cells`, each with the keys of the stored cells it was computed from."""
     indicator = plan.indicator
     quarters = quarters_between(first_quarter, period)
     keep = sorted({*by, *(where or {})})
@@ -52,7 +69,10 @@ def to_date_cells(
         for cell in cells:  # sorted by period
             latest[_key(cell.dims, keep)] = cell
         return [
-            _assessed(indicator, period, cell.dims, cell.value, cell.numerator, cell.denominator, cell.n)
+            (
+                _assessed(indicator, period, cell.dims, cell.value, cell.numerator, cell.denominator, cell.n),
+                (cell_key(cell.period, cell.dims),),
+            )
             for cell in latest.values()
         ]
     if aggregation is TimeAggregation.latest:
@@ -66,7 +86,7 @@ def to_date_cells(
     return _summed(plan, period, parts, keep)
 
 
-def _summed(plan: IndicatorPlan, period: str, parts: Sequence[CellValue], keep: Sequence[str]) -> list[CellValue]:
+def _summed(plan: IndicatorPlan, period: str, parts: Sequence[CellValue], keep: Sequence[str]) -> list[Sourced]:
     """Cells adding up their parts: values, or numerators and denominators for ratios, means and gains."""
     groups: dict[Key, list[CellValue]] = defaultdict(list)
     for cell in parts:
@@ -82,7 +102,8 @@ def _summed(plan: IndicatorPlan, period: str, parts: Sequence[CellValue], keep: 
             numerator = denominator = None
             values = [cell.value for cell in cells if cell.value is not None]
             value = sum(values) if values else None
-        out.append(_assessed(plan.indicator, period, dict(key), value, numerator, denominator, n))
+        sources = tuple(cell_key(cell.period, cell.dims) for cell in cells)
+        out.append((_assessed(plan.indicator, period, dict(key), value, numerator, denominator, n), sources))
     return out
 
 

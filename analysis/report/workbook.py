@@ -5,7 +5,8 @@ indicateurs` (the tracking table in results-chain order, split by sex), `Désagr
 splits), `Graphiques` (progress towards the life-of-programme targets, people reached by sex, quarterly series of
 the outcome indicators), one sheet per partner, `Qualité des données` and `Retraitements`. A partner's copy has
 the summary, its own sheet, its findings and its restatements. Figures are numeric cells; a suppressed figure
-reads `< 5` (the threshold), a missing one stays empty.
+reads `masqué` (never a bound such as `< 5`: a cell hidden to protect another may be large), a missing one stays
+empty.
 """
 
 import datetime as dt
@@ -52,7 +53,7 @@ STATUS_LABELS: dict[str, str] = {
     "exceeded": "Cible dépassée",
     "no_target": "Pas de cible pour la période",
     "no_data": "Pas de donnée",
-    "suppressed": "Masqué (effectif faible)",
+    "suppressed": "Masqué (confidentialité)",
 }
 CHECK_LABELS: dict[str, str] = {
     "missing_report": "Rapport attendu non reçu",
@@ -110,11 +111,16 @@ def _title(content: ReportContent) -> str:
     return f"{content.programme_code} – rapport trimestriel {content.period}"
 
 
+HIDDEN = "masqué"
+"""What a suppressed figure reads: hidden, with no bound (Arabic: `HIDDEN_AR`)."""
+HIDDEN_AR = "مخفي"
+
+
 def _figure(figure: Figure | None, threshold: int) -> float | str | None:
     if figure is None:
         return None
     if figure.suppressed:
-        return f"< {threshold}"
+        return HIDDEN
     return figure.value
 
 
@@ -179,8 +185,9 @@ def _summary(ws: Worksheet, content: ReportContent) -> None:
         ),
         (
             "Confidentialité",
-            f"Les effectifs de moins de {content.threshold} personnes sont masqués (« < {content.threshold} »), "
-            "ainsi qu'une case voisine lorsque la masquée pourrait être retrouvée par soustraction (loi 09-08).",
+            f"Les effectifs de moins de {content.threshold} personnes sont masqués (« {HIDDEN} », {HIDDEN_AR}), "
+            "ainsi que les cases qui permettraient de les retrouver par calcul (loi 09-08). Une case masquée peut "
+            "être petite ou grande : sa valeur n'est pas indiquée.",
         ),
         (
             "Retraitements",

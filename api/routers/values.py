@@ -1,8 +1,10 @@
 """Indicator values for reports, dashboards and API consumers: by period and disaggregation, JSON or CSV.
 
-Partner tokens see only their own organisation's cells; partner and viewer tokens never see a count of fewer
-people than the suppression threshold, nor a cell they could recompute by subtraction from others they can fetch
-(`analysis.values`: primary and secondary suppression, one mask per indicator for every response).
+Partner tokens see only their own organisation's cells, of indicators whose form partners fill (not the complaints
+that concern them); partner and viewer tokens never see a count of fewer people than the suppression threshold,
+nor a cell they could recompute from others they can fetch (`analysis.values`: primary and secondary suppression,
+one mask per indicator for every response, groupings of at most one dimension besides partner). A hidden cell
+says `suppressed: true` and carries no value and no bound.
 """
 
 import csv
@@ -22,6 +24,7 @@ from analysis.values import (
     CellValue,
     Suppression,
     ValuesProblem,
+    partner_owned,
     periods_between,
     published_cells,
 )
@@ -73,6 +76,11 @@ def get_values(
     if principal.role == "partner":
         if partner not in (None, principal.organisation):
             raise Forbidden("a partner token sees only its own organisation's values")
+        if not partner_owned(indicator, catalogue.forms):
+            raise Forbidden(
+                f"indicator '{code}' is measured on a form partners do not fill (form '{indicator.measure.form}'): "
+                "what it records about a partner is not that partner's to read"
+            )
         partner = principal.organisation
     where = {}
     if partner is not None:
@@ -146,7 +154,9 @@ def get_itt(
         catalogue,
         period,
         where=where,
-        include=(lambda i: PARTNER_DIMENSION in i.disaggregations) if where else (lambda _i: True),
+        include=(lambda i: PARTNER_DIMENSION in i.disaggregations and partner_owned(i, catalogue.forms))
+        if where
+        else (lambda _i: True),
         post=Suppression(session, settings.suppression_threshold)
         if principal.role in SUPPRESSED_ROLES
         else (lambda _i, cells: cells),

@@ -13,10 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlmodel import Session, select
 
+from analysis.report.content import PROGRAMME
+from analysis.report.issues import draft_quarterly
+from analysis.report.workbook import HIDDEN
 from analysis.tables import IndicatorValue
-from analysis.values import counts_people
+from analysis.values import counts_people, partner_owned, served_grouping
 from api.app import create_app
 from catalogue.model import LIFE_OF_PROGRAMME, TimeAggregation
 from catalogue.store import load_catalogue, split_key, stored_catalogue
@@ -24,6 +28,7 @@ from catalogue.validation import read_catalogue
 from sera.settings import DEFAULT_CATALOGUE, Settings
 from sera.tokens import create_token
 from tests.api.conftest import PARTNER
+from tests.audit.world import world_cells
 
 LOP = LIFE_OF_PROGRAMME
 THRESHOLD = 5
@@ -91,8 +96,10 @@ def readable(cells: Cells, *, over_time: bool) -> list[str]:
 
 
 def small_and_shown(cells: Cells) -> list[dict[str, Any]]:
-    counts = ("value", "numerator", "denominator")
-    return [c for c in cells.values() if any(c[k] is not None and 0 < c[k] < THRESHOLD for k in counts)]
+    def counts(cell: dict[str, Any]) -> tuple[str, ...]:  # a mean or a gain's value is not a count
+        return ("numerator", "denominator") if cell["denominator"] is not None else ("value",)
+
+    return [c for c in cells.values() if any(c[k] is not None and 0 < c[k] < THRESHOLD for k in counts(c))]
 
 
 # --- a small world written by hand ---------------------------------------------------------------------------
@@ -188,12 +195,12 @@ def test_csv_itt_and_partner_views_hide_the_same_cells(small: Api) -> None:
 
 
 def _people_indicators(session: Session) -> list[tuple[Any, list[str]]]:
-    """Every indicator counting people, with the groupings stored for it."""
+    """Every indicator counting people, with the groupings stored for it that partner and viewer tokens read."""
     out = []
     for indicator in stored_catalogue(session).indicators:
         if counts_people(indicator):
             query = select(IndicatorValue.grouping).where(IndicatorValue.indicator == indicator.code).distinct()
-            out.append((indicator, sorted(session.exec(query))))
+            out.append((indicator, sorted(g for g in session.exec(query) if served_grouping(g.split(",")))))
     return out
 
 
@@ -215,9 +222,10 @@ def test_no_hidden_demo_cell_is_one_subtraction_away_for_a_viewer(api: Api, sess
 
 def test_no_hidden_demo_cell_is_one_subtraction_away_for_a_partner(api: Api, session: Session) -> None:
     client, headers = api
+    catalogue = stored_catalogue(session)
     for indicator, groupings in _people_indicators(session):
-        if "partner" not in indicator.disaggregations:
-            continue
+        if "partner" not in indicator.disaggregations or not partner_owned(indicator, catalogue.forms):
+            continue  # the feedback register's partner split is refused to partners (issue 9 item 13)
         additive = indicator.time_aggregation in (TimeAggregation.unique_people, TimeAggregation.sum)
         cells: Cells = {}
         for grouping in groupings:
@@ -290,3 +298,73 @@ def test_the_itt_hides_what_the_values_hide(api: Api) -> None:
             assert (shown["suppressed"], shown["value"]) == (same["suppressed"], same["value"]), line
             checked += shown["suppressed"]
     assert checked, "some ITT cells of the demo data are hidden"
+
+
+# --- complaints, contacts, ratios; partners and the feedback register; labels (issue 9 items 13 and 15) ---------
+
+
+@pytest.fixture
+def world(settings: Settings, session: Session) -> Iterator[Api]:
+    load_catalogue(session, read_catalogue(DEFAULT_CATALOGUE), source="test")
+    session.add_all(world_cells())
+    headers = {}
+    for role in ("staff", "partner", "viewer"):
+        _row, token = create_token(session, role, organisation=PARTNER if role == "partner" else None)
+        headers[role] = {"Authorization": f"Bearer {token}"}
+    session.commit()
+    with TestClient(create_app(settings)) as client:
+        yield client, headers
+
+
+def test_small_counts_of_complaints_and_ratio_sides_are_hidden_from_viewers(world: Api) -> None:
+    client, headers = world
+    staff = fetch(client, headers["staff"], "RT.1-1", by="feedback_category")
+    sensitive = ("2026Q4", (("feedback_category", "sensitive"),))
+    assert staff[sensitive]["value"] == 1  # one sensitive complaint, staff read it
+    for code, by in (("RT.1-1", "feedback_category"), ("RT.1-1", "sex"), ("R2.2-3", "region"), ("R1.3-4", "sex")):
+        shown = fetch(client, headers["viewer"], code, by=by)
+        assert shown and not small_and_shown(shown), (code, by)
+    assert fetch(client, headers["viewer"], "RT.1-1", by="feedback_category")[sensitive]["suppressed"]
+    # Two dimensions besides partner are refused to restricted roles (not audited, see `analysis.values`).
+    refused = client.get(
+        "/api/v1/indicators/RT.1-1/values", params={"by": "feedback_category,sex"}, headers=headers["viewer"]
+    )
+    assert refused.status_code == 422 and "at most 1 dimension" in refused.json()["detail"]
+    allowed = client.get(
+        "/api/v1/indicators/RT.1-1/values", params={"by": "feedback_category,sex"}, headers=headers["staff"]
+    )
+    assert allowed.status_code == 200
+
+
+def test_a_partner_never_sees_complaints_about_itself(world: Api, session: Session) -> None:
+    client, headers = world
+    refused = client.get("/api/v1/indicators/RT.1-1/values", headers=headers["partner"])
+    assert refused.status_code == 403 and "feedback" in refused.json()["detail"]
+    assert fetch(client, headers["partner"], "R1.3-4", by="sex")  # its own attendance figures stay readable
+    itt = client.get("/api/v1/itt", params={"period": "2026Q4"}, headers=headers["partner"]).json()["items"]
+    assert itt and not [line for line in itt if line["indicator"] in ("RT.1-1", "RT.1-2")]
+    copy = draft_quarterly(session, stored_catalogue(session), "2026Q4", threshold=THRESHOLD, findings=False)
+    assert [row for row in copy.itt if row.indicator == "RT.1-1" and row.scope == PROGRAMME]
+    assert not [row for row in copy.for_partner(PARTNER).itt if row.indicator in ("RT.1-1", "RT.1-2")]
+
+
+def test_hidden_cells_read_hidden_never_with_a_bound(world: Api) -> None:
+    client, headers = world
+    staff = fetch(client, headers["staff"], "R1.3-4", by="partner,sex")
+    mine = fetch(client, headers["partner"], "R1.3-4", by="sex")
+    big_and_hidden = [key for key, cell in mine.items() if cell["suppressed"] and staff[key]["value"] >= THRESHOLD]
+    assert big_and_hidden, "some complement is larger than the threshold"
+    for key in big_and_hidden:
+        cell = mine[key]
+        assert (cell["value"], cell["numerator"], cell["denominator"], cell["status"]) == (
+            None,
+            None,
+            None,
+            "suppressed",
+        )
+    response = client.get("/api/v1/reports/quarterly/2027Q1.xlsx", params={"draft": "true"}, headers=headers["partner"])
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.content))
+    texts = [str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row if v is not None]
+    assert HIDDEN in texts
+    assert not [t for t in texts if t.startswith("< ")]
