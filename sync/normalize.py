@@ -110,12 +110,29 @@ def storable(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     return _storable(row, "", notes), notes
 
 
+def root_key(root: str) -> str:
+    """The key the store keeps a submission under: its root id, or a digest of it when it is too long to be an
+    index key; written storable first (as `storable` writes it). Every lookup of a server's id in the store goes
+    through here, so that an escaped or digest-keyed row is found under the key it was stored with."""
+    key = _escape(root)
+    if len(key) <= ROOT_ID_MAX:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
 def _root_key(root: str, field_name: str, notes: dict[str, str]) -> str:
-    """The root id, or a digest of it when it is too long to be an index key."""
-    if len(root) <= ROOT_ID_MAX:
-        return root
-    _note(notes, field_name, LONG_KEY)
-    return "sha256:" + hashlib.sha256(root.encode("utf-8")).hexdigest()
+    key = root_key(root)
+    if len(root) > ROOT_ID_MAX:
+        _note(notes, field_name, LONG_KEY)
+    return key
+
+
+def kobo_root(row: dict[str, Any]) -> str:
+    """A Kobo row's root id as sent (stable across edits): `meta/rootUuid`, else its first instanceID, else `_id`."""
+    root = (
+        row.get("meta/rootUuid") or row.get("meta/instanceID") or (f"uuid:{row['_uuid']}" if row.get("_uuid") else None)
+    )
+    return str(root) if root else str(int(row["_id"]))
 
 
 def _text(value: Any) -> str | None:
@@ -137,16 +154,13 @@ def kobo_record(sent: dict[str, Any]) -> Record:
     except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise MalformedResponse(f"a submission has no integer _id: {str(row)[:200]}", platform="kobo") from error
     status = row.get("_validation_status") or {}
-    root = (
-        row.get("meta/rootUuid") or row.get("meta/instanceID") or (f"uuid:{row['_uuid']}" if row.get("_uuid") else None)
-    )
     try:
         submitted = parse_server_time(row.get("_submission_time"))
     except ValueError as error:
         raise MalformedResponse(f"submission {seq} has a bad _submission_time", platform="kobo") from error
     return Record(
         remote_id=str(seq),
-        root_id=_root_key(str(root or seq), "meta/rootUuid", notes),
+        root_id=_root_key(kobo_root(row), "meta/rootUuid", notes),
         remote_seq=_seq(seq, notes),
         instance_id=_text(row.get("meta/instanceID")),
         form_version=_text(row.get("__version__")),

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from catalogue.tables import utcnow
 from sera.db import session_scope
 from sync.kobo.client import KoboClient
-from sync.normalize import Record, kobo_record, odk_record, parse_server_time
+from sync.normalize import Record, kobo_record, kobo_root, odk_record, parse_server_time, root_key
 from sync.odk.client import CentralClient
 from sync.odk.odata import ODataPage
 from sync.runs import record_page
@@ -31,7 +31,7 @@ from sync.store import PageCounts, mark_seen, stored_state, tombstone, unseen_li
 from sync.tables import RemoteForm, Submission
 
 KOBO_TIME = "%Y-%m-%dT%H:%M:%S"
-LIGHT_FIELDS = ["_id", "_uuid", "_validation_status", "meta/rootUuid"]
+LIGHT_FIELDS = ["_id", "_uuid", "_validation_status", "meta/rootUuid", "meta/instanceID"]
 """What a change sweep or a reconciliation needs to know whether a stored row is current."""
 IN_CHUNK = 100
 """Ids per `$in` refetch: Kobo's proxy caps query strings at 16 KiB."""
@@ -143,15 +143,16 @@ class _Pull:
             self.commit(found, deleted=gone, seen=kept, mark=mark, source="reconcile")
 
 
-def _recent_tombstones(session: Session, remote_form_id: int) -> list[str]:
-    """Root ids of this form's rows stored as deleted within Central's purge delay (the ones a restore can revive)."""
+def _recent_tombstones(session: Session, remote_form_id: int) -> list[tuple[str, str]]:
+    """(Stored key, server id) of this form's rows stored as deleted within Central's purge delay (the ones a
+    restore can revive)."""
     since = utcnow() - CENTRAL_PURGE
-    query = select(Submission.root_id).where(
+    query = select(Submission.root_id, Submission.remote_id).where(
         Submission.remote_form_id == remote_form_id,
         col(Submission.deleted).is_(True),
         col(Submission.deleted_at) >= since,
     )
-    return list(session.exec(query.order_by(col(Submission.id))))
+    return [(root, remote) for root, remote in session.exec(query.order_by(col(Submission.id)))]
 
 
 # --- Kobo --------------------------------------------------------------------------------------------------
@@ -226,8 +227,9 @@ class KoboPull(_Pull):
         return records
 
     def _stale(self, rows: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
-        """Split light rows (`_id`, `_uuid`, status) into ids whose stored copy differs and root ids that match."""
-        by_root = {str(row.get("meta/rootUuid") or f"uuid:{row.get('_uuid')}"): row for row in rows}
+        """Split light rows (`_id`, `_uuid`, status) into ids whose stored copy differs and stored keys that match
+        (found under the key the row is stored with: a digest for an over-long root id)."""
+        by_root = {root_key(kobo_root(row)): row for row in rows}
         with session_scope(self.engine) as session:
             stored = stored_state(session, self.remote_form_id, list(by_root))
             state = {root: (s.instance_id, s.review_state, s.deleted) for root, s in stored.items()}
@@ -394,26 +396,30 @@ class OdkPull(_Pull):
 
         listed: set[str] = set()
         for rows, _next in self._pages(first, None):
-            gone = [(str(row["__id"]), parse_server_time((row.get("__system") or {}).get("deletedAt"))) for row in rows]
+            gone = [
+                (root_key(str(row["__id"])), parse_server_time((row.get("__system") or {}).get("deletedAt")))
+                for row in rows
+            ]
             listed.update(root for root, _when in gone)
             self.commit(deleted=gone)
         with session_scope(self.engine) as session:
-            restored = [root for root in _recent_tombstones(session, self.remote_form_id) if root not in listed]
+            restored = [pair for pair in _recent_tombstones(session, self.remote_form_id) if pair[0] not in listed]
         for start in range(0, len(restored), IN_CHUNK):
             found = [
                 odk_record(row)
-                for root in restored[start : start + IN_CHUNK]
-                if (row := self._lookup(root, root)[1]) is not None
+                for root, remote in restored[start : start + IN_CHUNK]
+                if (row := self._lookup(root, remote)[1]) is not None
             ]
             if found:
                 self.commit(found)
 
-    def _lookup(self, root: str, _remote: str) -> tuple[bool, dict[str, Any] | None]:
-        """Absence proven by the REST submission (any instance id), the row itself read through OData."""
+    def _lookup(self, _root: str, remote: str) -> tuple[bool, dict[str, Any] | None]:
+        """Absence proven by the REST submission (any instance id), the row itself read through OData; both
+        asked by the server's `__id`, never by the stored key (a digest of an over-long id is no id Central has)."""
         assert self.client is not None
-        if not self.client.submission_exists(self.project_id, self.xml_form_id, root):
+        if not self.client.submission_exists(self.project_id, self.xml_form_id, remote):
             return False, None
-        return True, self.client.get_submission(self.project_id, self.xml_form_id, root)
+        return True, self.client.get_submission(self.project_id, self.xml_form_id, remote)
 
     def reconcile(self) -> None:
         """All live ids on the server against the store; catches restores, and deletions on old servers."""
@@ -429,19 +435,23 @@ class OdkPull(_Pull):
             )
 
         for rows, next_link in self._pages(first, state.get("next")):
-            ids = [str(row["__id"]) for row in rows]
+            keys = {str(row["__id"]): root_key(str(row["__id"])) for row in rows}  # found as stored (digest)
             with session_scope(self.engine) as session:
-                stored = stored_state(session, self.remote_form_id, ids)
+                stored = stored_state(session, self.remote_form_id, list(keys.values()))
                 known = {root: (s.updated_at, s.review_state, s.deleted) for root, s in stored.items()}
             same, stale = [], []
             for row in rows:
                 system = row.get("__system") or {}
                 server = (parse_server_time(system.get("updatedAt")), system.get("reviewState"), False)
-                (same if known.get(str(row["__id"])) == server else stale).append(str(row["__id"]))
+                key = keys[str(row["__id"])]
+                if known.get(key) == server:
+                    same.append(key)
+                else:
+                    stale.append(str(row["__id"]))
             fresh = [
                 odk_record(found)
-                for root in stale
-                if (found := client.get_submission(self.project_id, self.xml_form_id, root)) is not None
+                for remote in stale
+                if (found := client.get_submission(self.project_id, self.xml_form_id, remote)) is not None
             ]
             state = {"mark": mark, "next": next_link}
             self.commit(fresh, cursor={**cursor, "reconcile": state}, seen=same, mark=mark, source="reconcile")
