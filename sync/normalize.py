@@ -31,6 +31,8 @@ BEYOND_INT64 = "beyond_int64"
 """An id outside a 64-bit integer: kept as text, without its number column."""
 LONG_KEY = "long_key"
 """A root id too long to be an index key: stored under `sha256:<hex>` of it."""
+BAD_TIME = "bad_time"
+"""A server time that is no date and time: its column stays empty, the raw JSON keeps the text as sent."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Record:
     deprecated_id: str | None = None
     """The instanceID this version replaced (`meta/deprecatedID`), None for a first version."""
     unstorable: dict[str, str] = field(default_factory=dict)
-    """Fields that could not be stored as sent (path → ESCAPED, NOT_FINITE, BEYOND_INT64 or LONG_KEY)."""
+    """Fields that could not be stored as sent (path → ESCAPED, NOT_FINITE, BEYOND_INT64, LONG_KEY or BAD_TIME)."""
 
 
 def parse_server_time(value: Any) -> dt.datetime | None:
@@ -61,6 +63,23 @@ def parse_server_time(value: Any) -> dt.datetime | None:
         return None
     parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def read_server_time(value: Any) -> dt.datetime | None:
+    """A server time, or None when there is none or it is no time: a cursor moves only on times that parse,
+    and one row's odd value never stops the others."""
+    try:
+        return parse_server_time(value)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _server_time(value: Any, path: str, notes: dict[str, str]) -> dt.datetime | None:
+    """A row's server time for its column; a value that is no time leaves the column empty and is noted."""
+    parsed = read_server_time(value)
+    if parsed is None and value not in (None, ""):
+        _note(notes, path, BAD_TIME)
+    return parsed
 
 
 def _escape(text: str) -> str:
@@ -154,10 +173,7 @@ def kobo_record(sent: dict[str, Any]) -> Record:
     except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise MalformedResponse(f"a submission has no integer _id: {str(row)[:200]}", platform="kobo") from error
     status = row.get("_validation_status") or {}
-    try:
-        submitted = parse_server_time(row.get("_submission_time"))
-    except ValueError as error:
-        raise MalformedResponse(f"submission {seq} has a bad _submission_time", platform="kobo") from error
+    submitted = _server_time(row.get("_submission_time"), "_submission_time", notes)
     return Record(
         remote_id=str(seq),
         root_id=_root_key(kobo_root(row), "meta/rootUuid", notes),
@@ -183,11 +199,8 @@ def odk_record(sent: dict[str, Any]) -> Record:
     if not isinstance(row.get("__id"), str) or not isinstance(system, dict):
         raise MalformedResponse(f"a submission has no __id or __system: {str(row)[:200]}", platform="odk")
     meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
-    try:
-        submitted = parse_server_time(system.get("submissionDate"))
-        updated = parse_server_time(system.get("updatedAt"))
-    except ValueError as error:
-        raise MalformedResponse(f"submission {row['__id']} has a bad server time", platform="odk") from error
+    submitted = _server_time(system.get("submissionDate"), "__system/submissionDate", notes)
+    updated = _server_time(system.get("updatedAt"), "__system/updatedAt", notes)
     return Record(
         remote_id=row["__id"],
         root_id=_root_key(row["__id"], "__id", notes),

@@ -13,7 +13,7 @@ or `updatedAt` with overlap, `deletedAt` where the server has it, and the same r
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from catalogue.tables import utcnow
 from sera.db import session_scope
 from sync.kobo.client import KoboClient
-from sync.normalize import Record, kobo_record, kobo_root, odk_record, parse_server_time, root_key
+from sync.normalize import Record, kobo_record, kobo_root, odk_record, read_server_time, root_key
 from sync.odk.client import CentralClient
 from sync.odk.odata import ODataPage
 from sync.runs import record_page
@@ -158,11 +158,32 @@ def _recent_tombstones(session: Session, remote_form_id: int) -> list[tuple[str,
 # --- Kobo --------------------------------------------------------------------------------------------------
 
 
-def _kobo_time(value: str, minus: dt.timedelta) -> str:
-    """A `_submission_time` string moved back by the look-back window, in the server's own format."""
-    parsed = parse_server_time(value)
-    assert parsed is not None
+def _kobo_time(value: str, minus: dt.timedelta) -> str | None:
+    """A `_submission_time` string moved back by the look-back window, in the server's own format; None (read
+    from the start) for a cursor that holds no time."""
+    parsed = read_server_time(value)
+    if parsed is None or parsed - dt.datetime.min.replace(tzinfo=dt.UTC) <= minus:
+        return None
     return (parsed - minus).astimezone(dt.UTC).strftime(KOBO_TIME)
+
+
+def _latest(times: Iterable[str | None]) -> str | None:
+    """The latest of these server times as sent, ignoring any that is no time (it must not become a cursor)."""
+    parsed = [(moment, text) for text in times if text and (moment := read_server_time(text)) is not None]
+    return max(parsed, key=lambda pair: pair[0])[1] if parsed else None
+
+
+def _status_stamp(row: dict[str, Any]) -> int | None:
+    """A validation status's `timestamp` (Unix seconds), None when absent or not an integer (left out of the
+    cursor; the row itself is compared and stored like any other)."""
+    status = row.get("_validation_status")
+    stamp = status.get("timestamp") if isinstance(status, dict) else None
+    if isinstance(stamp, bool) or not isinstance(stamp, int | str):
+        return None
+    try:
+        return int(stamp)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -209,7 +230,7 @@ class KoboPull(_Pull):
         for results in self._scan(query, int(sweep["last_id"])):
             records = [kobo_record(row) for row in results]
             times = [str(row["_submission_time"]) for row in results if row.get("_submission_time")]
-            sweep = {**sweep, "last_id": int(results[-1]["_id"]), "max_time": max([*times, sweep["max_time"] or ""])}
+            sweep = {**sweep, "last_id": int(results[-1]["_id"]), "max_time": _latest([*times, sweep["max_time"]])}
             cursor = {**cursor, "tail": sweep}
             self.commit(records, cursor=cursor)
         cursor = {**cursor, "tail": None, "hwm": sweep["max_time"] or cursor.get("hwm")}
@@ -258,9 +279,8 @@ class KoboPull(_Pull):
         newest = vs_hwm
         for results in self._scan({"_validation_status.timestamp": condition}, 0, LIGHT_FIELDS):
             for row in results:
-                status = row.get("_validation_status")
-                if isinstance(status, dict) and status.get("timestamp") is not None:
-                    stamp = int(status["timestamp"])
+                stamp = _status_stamp(row)
+                if stamp is not None:
                     newest = stamp if newest is None else max(newest, stamp)
             stale, _same = self._stale(results)
             if stale:
@@ -299,8 +319,9 @@ def _odata_time(value: dt.datetime) -> str:
 
 
 def _changed_time(row: dict[str, Any]) -> str | None:
+    """When a row last changed, as the server sent it: `updatedAt`, else `submissionDate` (whichever is a time)."""
     system = row.get("__system") or {}
-    return system.get("updatedAt") or system.get("submissionDate")
+    return _latest([system.get("updatedAt")]) or _latest([system.get("submissionDate")])
 
 
 @dataclass
@@ -337,9 +358,8 @@ class OdkPull(_Pull):
         if sweep is None:
             since = None if self.options.full else cursor.get("changed")
             sweep = {"since": since, "next": None, "max": cursor.get("changed")}
-        if sweep["since"]:
-            start = parse_server_time(sweep["since"])
-            assert start is not None
+        start = read_server_time(sweep["since"])  # a cursor that holds no time reads from the start
+        if start is not None:
             bound = _odata_time(start - self.options.odk_overlap)
             odata_filter: str | None = f"__system/submissionDate ge {bound} or __system/updatedAt ge {bound}"
         else:
@@ -351,16 +371,8 @@ class OdkPull(_Pull):
             )
 
         for rows, next_link in self._pages(first, sweep.get("next")):
-            times = [t for row in rows if (t := _changed_time(row))]
-            newest = max(
-                times, key=lambda t: parse_server_time(t) or dt.datetime.min.replace(tzinfo=dt.UTC), default=None
-            )
-            candidates = [t for t in (newest, sweep["max"]) if t]
-            sweep = {
-                **sweep,
-                "next": next_link,
-                "max": max(candidates, key=lambda t: parse_server_time(t)) if candidates else None,
-            }
+            newest = _latest(_changed_time(row) for row in rows)
+            sweep = {**sweep, "next": next_link, "max": _latest([newest, sweep["max"]])}
             cursor = {**cursor, "window": sweep}
             self.commit([odk_record(row) for row in rows], cursor=cursor)
         self.commit(cursor={**cursor, "window": None, "changed": sweep["max"] or cursor.get("changed")})
@@ -397,7 +409,7 @@ class OdkPull(_Pull):
         listed: set[str] = set()
         for rows, _next in self._pages(first, None):
             gone = [
-                (root_key(str(row["__id"])), parse_server_time((row.get("__system") or {}).get("deletedAt")))
+                (root_key(str(row["__id"])), read_server_time((row.get("__system") or {}).get("deletedAt")))
                 for row in rows
             ]
             listed.update(root for root, _when in gone)
@@ -442,7 +454,7 @@ class OdkPull(_Pull):
             same, stale = [], []
             for row in rows:
                 system = row.get("__system") or {}
-                server = (parse_server_time(system.get("updatedAt")), system.get("reviewState"), False)
+                server = (read_server_time(system.get("updatedAt")), system.get("reviewState"), False)
                 key = keys[str(row["__id"])]
                 if known.get(key) == server:
                     same.append(key)
