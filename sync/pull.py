@@ -124,9 +124,7 @@ class _Pull:
         prove anything raises, so the run fails and nothing is tombstoned on a guess."""
         while True:
             with session_scope(self.engine) as session:
-                candidates = [
-                    (row.root_id, row.remote_id) for row in unseen_live(session, self.remote_form_id, mark, limit=100)
-                ]
+                candidates = unseen_live(session, self.remote_form_id, mark, limit=100)
             if not candidates:
                 return
             found: list[Record] = []
