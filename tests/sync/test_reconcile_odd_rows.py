@@ -66,18 +66,19 @@ def test_kobo_id_beyond_64_bits_is_confirmed_deleted(kobo_world: KoboWorld) -> N
 
 
 def test_kobo_digest_keyed_row_is_not_refetched_kept_and_confirmed_deleted(kobo_world: KoboWorld) -> None:
+    root, key = LONG, "sha256:"
     fake, asset = kobo_world.fake, kobo_world.asset
-    [plain, long_root, other] = add_people(fake, asset, 3)
+    [plain, odd, other] = add_people(fake, asset, 3)
     with fake.lock:
-        fake.assets[asset].records[long_root["_id"]]["meta/rootUuid"] = LONG
+        fake.assets[asset].records[odd["_id"]]["meta/rootUuid"] = root
     assert kobo_world.sync(full=True).rows_new == 3
-    assert _stored(kobo_world)[str(long_root["_id"])].root_id.startswith("sha256:")
+    assert _stored(kobo_world)[str(odd["_id"])].root_id.startswith(key)
     fake.requests.clear()
     again = kobo_world.sync(full=True)
     assert (again.status, again.rows_new, again.rows_changed, again.rows_deleted) == ("success", 0, 0, 0)
     assert _kobo_single_row_requests(kobo_world) == []  # an unchanged row is not asked about again
-    assert _live(kobo_world) == {str(plain["_id"]), str(long_root["_id"]), str(other["_id"])}
-    fake.delete_submission(asset, long_root["_id"])
+    assert _live(kobo_world) == {str(plain["_id"]), str(odd["_id"]), str(other["_id"])}
+    fake.delete_submission(asset, odd["_id"])
     run = kobo_world.sync(full=True)
     assert (run.status, run.error, run.rows_deleted) == ("success", None, 1)
     assert _live(kobo_world) == {str(plain["_id"]), str(other["_id"])}
