@@ -2,9 +2,9 @@
 
 The store keeps every submission, so that one odd value never blocks the others (`sync.normalize`): a text with
 NUL or a lone UTF-16 surrogate is kept escaped, a NaN or an infinity as text, an id beyond 64 bits without its
-number, a root id too long for an index under its digest. Those submissions are listed in the quarter the server
-received them (the one SERA first stored them in when the server gave no time), for someone to correct at the
-source.
+number, a root id too long for an index under its digest, a server time that is no time in the raw JSON only.
+Those submissions are listed in the quarter the server received them (the one SERA first stored them in when the
+server gave no time), for someone to correct at the source.
 """
 
 from collections import Counter, defaultdict
@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from analysis.quality_model import Finding, Group, Scope, count_fr
 from analysis.quality_timing import received_bounds
 from catalogue.model import Text
-from sync.normalize import BEYOND_INT64, ESCAPED, LONG_KEY, NOT_FINITE
+from sync.normalize import BAD_TIME, BEYOND_INT64, ESCAPED, LONG_KEY, NOT_FINITE
 from sync.tables import RemoteForm, Submission
 
 SHOWN_FIELDS = 5
@@ -34,6 +34,11 @@ REASONS: dict[str, Text] = {
     LONG_KEY: Text(
         fr="un identifiant racine trop long pour un index, rangé sous son empreinte SHA-256",
         ar="معرّف جذري أطول من أن يُفهرس، حُفظ تحت بصمته SHA-256",
+    ),
+    BAD_TIME: Text(
+        fr="une date du serveur illisible, gardée comme texte (la soumission compte au trimestre de sa réception "
+        "par SERA)",
+        ar="تاريخ خادم غير مقروء، حُفظ كنص (تُحتسب الاستمارة في ربع استلامها من قبل SERA)",
     ),
 }
 

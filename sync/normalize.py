@@ -31,6 +31,8 @@ BEYOND_INT64 = "beyond_int64"
 """An id outside a 64-bit integer: kept as text, without its number column."""
 LONG_KEY = "long_key"
 """A root id too long to be an index key: stored under `sha256:<hex>` of it."""
+BAD_TIME = "bad_time"
+"""A server time that is no date and time: its column stays empty, the raw JSON keeps the text as sent."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Record:
     deprecated_id: str | None = None
     """The instanceID this version replaced (`meta/deprecatedID`), None for a first version."""
     unstorable: dict[str, str] = field(default_factory=dict)
-    """Fields that could not be stored as sent (path → ESCAPED, NOT_FINITE, BEYOND_INT64 or LONG_KEY)."""
+    """Fields that could not be stored as sent (path → ESCAPED, NOT_FINITE, BEYOND_INT64, LONG_KEY or BAD_TIME)."""
 
 
 def parse_server_time(value: Any) -> dt.datetime | None:
@@ -61,6 +63,23 @@ def parse_server_time(value: Any) -> dt.datetime | None:
         return None
     parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def read_server_time(value: Any) -> dt.datetime | None:
+    """A server time, or None when there is none or it is no time: a cursor moves only on times that parse,
+    and one row's odd value never stops the others."""
+    try:
+        return parse_server_time(value)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _server_time(value: Any, path: str, notes: dict[str, str]) -> dt.datetime | None:
+    """A row's server time for its column; a value that is no time leaves the column empty and is noted."""
+    parsed = read_server_time(value)
+    if parsed is None and value not in (None, ""):
+        _note(notes, path, BAD_TIME)
+    return parsed
 
 
 def _escape(text: str) -> str:
@@ -110,12 +129,29 @@ def storable(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     return _storable(row, "", notes), notes
 
 
+def root_key(root: str) -> str:
+    """The key the store keeps a submission under: its root id, or a digest of it when it is too long to be an
+    index key; written storable first (as `storable` writes it). Every lookup of a server's id in the store goes
+    through here, so that an escaped or digest-keyed row is found under the key it was stored with."""
+    key = _escape(root)
+    if len(key) <= ROOT_ID_MAX:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
 def _root_key(root: str, field_name: str, notes: dict[str, str]) -> str:
-    """The root id, or a digest of it when it is too long to be an index key."""
-    if len(root) <= ROOT_ID_MAX:
-        return root
-    _note(notes, field_name, LONG_KEY)
-    return "sha256:" + hashlib.sha256(root.encode("utf-8")).hexdigest()
+    key = root_key(root)
+    if len(root) > ROOT_ID_MAX:
+        _note(notes, field_name, LONG_KEY)
+    return key
+
+
+def kobo_root(row: dict[str, Any]) -> str:
+    """A Kobo row's root id as sent (stable across edits): `meta/rootUuid`, else its first instanceID, else `_id`."""
+    root = (
+        row.get("meta/rootUuid") or row.get("meta/instanceID") or (f"uuid:{row['_uuid']}" if row.get("_uuid") else None)
+    )
+    return str(root) if root else str(int(row["_id"]))
 
 
 def _text(value: Any) -> str | None:
@@ -137,16 +173,10 @@ def kobo_record(sent: dict[str, Any]) -> Record:
     except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise MalformedResponse(f"a submission has no integer _id: {str(row)[:200]}", platform="kobo") from error
     status = row.get("_validation_status") or {}
-    root = (
-        row.get("meta/rootUuid") or row.get("meta/instanceID") or (f"uuid:{row['_uuid']}" if row.get("_uuid") else None)
-    )
-    try:
-        submitted = parse_server_time(row.get("_submission_time"))
-    except ValueError as error:
-        raise MalformedResponse(f"submission {seq} has a bad _submission_time", platform="kobo") from error
+    submitted = _server_time(row.get("_submission_time"), "_submission_time", notes)
     return Record(
         remote_id=str(seq),
-        root_id=_root_key(str(root or seq), "meta/rootUuid", notes),
+        root_id=_root_key(kobo_root(row), "meta/rootUuid", notes),
         remote_seq=_seq(seq, notes),
         instance_id=_text(row.get("meta/instanceID")),
         form_version=_text(row.get("__version__")),
@@ -169,11 +199,8 @@ def odk_record(sent: dict[str, Any]) -> Record:
     if not isinstance(row.get("__id"), str) or not isinstance(system, dict):
         raise MalformedResponse(f"a submission has no __id or __system: {str(row)[:200]}", platform="odk")
     meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
-    try:
-        submitted = parse_server_time(system.get("submissionDate"))
-        updated = parse_server_time(system.get("updatedAt"))
-    except ValueError as error:
-        raise MalformedResponse(f"submission {row['__id']} has a bad server time", platform="odk") from error
+    submitted = _server_time(system.get("submissionDate"), "__system/submissionDate", notes)
+    updated = _server_time(system.get("updatedAt"), "__system/updatedAt", notes)
     return Record(
         remote_id=row["__id"],
         root_id=_root_key(row["__id"], "__id", notes),

@@ -13,7 +13,7 @@ or `updatedAt` with overlap, `deletedAt` where the server has it, and the same r
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from catalogue.tables import utcnow
 from sera.db import session_scope
 from sync.kobo.client import KoboClient
-from sync.normalize import Record, kobo_record, odk_record, parse_server_time
+from sync.normalize import Record, kobo_record, kobo_root, odk_record, read_server_time, root_key
 from sync.odk.client import CentralClient
 from sync.odk.odata import ODataPage
 from sync.runs import record_page
@@ -31,7 +31,7 @@ from sync.store import PageCounts, mark_seen, stored_state, tombstone, unseen_li
 from sync.tables import RemoteForm, Submission
 
 KOBO_TIME = "%Y-%m-%dT%H:%M:%S"
-LIGHT_FIELDS = ["_id", "_uuid", "_validation_status", "meta/rootUuid"]
+LIGHT_FIELDS = ["_id", "_uuid", "_validation_status", "meta/rootUuid", "meta/instanceID"]
 """What a change sweep or a reconciliation needs to know whether a stored row is current."""
 IN_CHUNK = 100
 """Ids per `$in` refetch: Kobo's proxy caps query strings at 16 KiB."""
@@ -124,9 +124,7 @@ class _Pull:
         prove anything raises, so the run fails and nothing is tombstoned on a guess."""
         while True:
             with session_scope(self.engine) as session:
-                candidates = [
-                    (row.root_id, row.remote_id) for row in unseen_live(session, self.remote_form_id, mark, limit=100)
-                ]
+                candidates = unseen_live(session, self.remote_form_id, mark, limit=100)
             if not candidates:
                 return
             found: list[Record] = []
@@ -143,25 +141,47 @@ class _Pull:
             self.commit(found, deleted=gone, seen=kept, mark=mark, source="reconcile")
 
 
-def _recent_tombstones(session: Session, remote_form_id: int) -> list[str]:
-    """Root ids of this form's rows stored as deleted within Central's purge delay (the ones a restore can revive)."""
+def _recent_tombstones(session: Session, remote_form_id: int) -> list[tuple[str, str]]:
+    """(Stored key, server id) of this form's rows stored as deleted within Central's purge delay (the ones a
+    restore can revive)."""
     since = utcnow() - CENTRAL_PURGE
-    query = select(Submission.root_id).where(
+    query = select(Submission.root_id, Submission.remote_id).where(
         Submission.remote_form_id == remote_form_id,
         col(Submission.deleted).is_(True),
         col(Submission.deleted_at) >= since,
     )
-    return list(session.exec(query.order_by(col(Submission.id))))
+    return [(root, remote) for root, remote in session.exec(query.order_by(col(Submission.id)))]
 
 
 # --- Kobo --------------------------------------------------------------------------------------------------
 
 
-def _kobo_time(value: str, minus: dt.timedelta) -> str:
-    """A `_submission_time` string moved back by the look-back window, in the server's own format."""
-    parsed = parse_server_time(value)
-    assert parsed is not None
+def _kobo_time(value: str, minus: dt.timedelta) -> str | None:
+    """A `_submission_time` string moved back by the look-back window, in the server's own format; None (read
+    from the start) for a cursor that holds no time."""
+    parsed = read_server_time(value)
+    if parsed is None or parsed - dt.datetime.min.replace(tzinfo=dt.UTC) <= minus:
+        return None
     return (parsed - minus).astimezone(dt.UTC).strftime(KOBO_TIME)
+
+
+def _latest(times: Iterable[str | None]) -> str | None:
+    """The latest of these server times as sent, ignoring any that is no time (it must not become a cursor)."""
+    parsed = [(moment, text) for text in times if text and (moment := read_server_time(text)) is not None]
+    return max(parsed, key=lambda pair: pair[0])[1] if parsed else None
+
+
+def _status_stamp(row: dict[str, Any]) -> int | None:
+    """A validation status's `timestamp` (Unix seconds), None when absent or not an integer (left out of the
+    cursor; the row itself is compared and stored like any other)."""
+    status = row.get("_validation_status")
+    stamp = status.get("timestamp") if isinstance(status, dict) else None
+    if isinstance(stamp, bool) or not isinstance(stamp, int | str):
+        return None
+    try:
+        return int(stamp)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -208,7 +228,7 @@ class KoboPull(_Pull):
         for results in self._scan(query, int(sweep["last_id"])):
             records = [kobo_record(row) for row in results]
             times = [str(row["_submission_time"]) for row in results if row.get("_submission_time")]
-            sweep = {**sweep, "last_id": int(results[-1]["_id"]), "max_time": max([*times, sweep["max_time"] or ""])}
+            sweep = {**sweep, "last_id": int(results[-1]["_id"]), "max_time": _latest([*times, sweep["max_time"]])}
             cursor = {**cursor, "tail": sweep}
             self.commit(records, cursor=cursor)
         cursor = {**cursor, "tail": None, "hwm": sweep["max_time"] or cursor.get("hwm")}
@@ -226,8 +246,9 @@ class KoboPull(_Pull):
         return records
 
     def _stale(self, rows: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
-        """Split light rows (`_id`, `_uuid`, status) into ids whose stored copy differs and root ids that match."""
-        by_root = {str(row.get("meta/rootUuid") or f"uuid:{row.get('_uuid')}"): row for row in rows}
+        """Split light rows (`_id`, `_uuid`, status) into ids whose stored copy differs and stored keys that match
+        (found under the key the row is stored with: a digest for an over-long root id)."""
+        by_root = {root_key(kobo_root(row)): row for row in rows}
         with session_scope(self.engine) as session:
             stored = stored_state(session, self.remote_form_id, list(by_root))
             state = {root: (s.instance_id, s.review_state, s.deleted) for root, s in stored.items()}
@@ -256,9 +277,8 @@ class KoboPull(_Pull):
         newest = vs_hwm
         for results in self._scan({"_validation_status.timestamp": condition}, 0, LIGHT_FIELDS):
             for row in results:
-                status = row.get("_validation_status")
-                if isinstance(status, dict) and status.get("timestamp") is not None:
-                    stamp = int(status["timestamp"])
+                stamp = _status_stamp(row)
+                if stamp is not None:
                     newest = stamp if newest is None else max(newest, stamp)
             stale, _same = self._stale(results)
             if stale:
@@ -297,8 +317,9 @@ def _odata_time(value: dt.datetime) -> str:
 
 
 def _changed_time(row: dict[str, Any]) -> str | None:
+    """When a row last changed, as the server sent it: `updatedAt`, else `submissionDate` (whichever is a time)."""
     system = row.get("__system") or {}
-    return system.get("updatedAt") or system.get("submissionDate")
+    return _latest([system.get("updatedAt")]) or _latest([system.get("submissionDate")])
 
 
 @dataclass
@@ -335,9 +356,8 @@ class OdkPull(_Pull):
         if sweep is None:
             since = None if self.options.full else cursor.get("changed")
             sweep = {"since": since, "next": None, "max": cursor.get("changed")}
-        if sweep["since"]:
-            start = parse_server_time(sweep["since"])
-            assert start is not None
+        start = read_server_time(sweep["since"])  # a cursor that holds no time reads from the start
+        if start is not None:
             bound = _odata_time(start - self.options.odk_overlap)
             odata_filter: str | None = f"__system/submissionDate ge {bound} or __system/updatedAt ge {bound}"
         else:
@@ -349,16 +369,8 @@ class OdkPull(_Pull):
             )
 
         for rows, next_link in self._pages(first, sweep.get("next")):
-            times = [t for row in rows if (t := _changed_time(row))]
-            newest = max(
-                times, key=lambda t: parse_server_time(t) or dt.datetime.min.replace(tzinfo=dt.UTC), default=None
-            )
-            candidates = [t for t in (newest, sweep["max"]) if t]
-            sweep = {
-                **sweep,
-                "next": next_link,
-                "max": max(candidates, key=lambda t: parse_server_time(t)) if candidates else None,
-            }
+            newest = _latest(_changed_time(row) for row in rows)
+            sweep = {**sweep, "next": next_link, "max": _latest([newest, sweep["max"]])}
             cursor = {**cursor, "window": sweep}
             self.commit([odk_record(row) for row in rows], cursor=cursor)
         self.commit(cursor={**cursor, "window": None, "changed": sweep["max"] or cursor.get("changed")})
@@ -394,26 +406,30 @@ class OdkPull(_Pull):
 
         listed: set[str] = set()
         for rows, _next in self._pages(first, None):
-            gone = [(str(row["__id"]), parse_server_time((row.get("__system") or {}).get("deletedAt"))) for row in rows]
+            gone = [
+                (root_key(str(row["__id"])), read_server_time((row.get("__system") or {}).get("deletedAt")))
+                for row in rows
+            ]
             listed.update(root for root, _when in gone)
             self.commit(deleted=gone)
         with session_scope(self.engine) as session:
-            restored = [root for root in _recent_tombstones(session, self.remote_form_id) if root not in listed]
+            restored = [pair for pair in _recent_tombstones(session, self.remote_form_id) if pair[0] not in listed]
         for start in range(0, len(restored), IN_CHUNK):
             found = [
                 odk_record(row)
-                for root in restored[start : start + IN_CHUNK]
-                if (row := self._lookup(root, root)[1]) is not None
+                for root, remote in restored[start : start + IN_CHUNK]
+                if (row := self._lookup(root, remote)[1]) is not None
             ]
             if found:
                 self.commit(found)
 
-    def _lookup(self, root: str, _remote: str) -> tuple[bool, dict[str, Any] | None]:
-        """Absence proven by the REST submission (any instance id), the row itself read through OData."""
+    def _lookup(self, _root: str, remote: str) -> tuple[bool, dict[str, Any] | None]:
+        """Absence proven by the REST submission (any instance id), the row itself read through OData; both
+        asked by the server's `__id`, never by the stored key (a digest of an over-long id is no id Central has)."""
         assert self.client is not None
-        if not self.client.submission_exists(self.project_id, self.xml_form_id, root):
+        if not self.client.submission_exists(self.project_id, self.xml_form_id, remote):
             return False, None
-        return True, self.client.get_submission(self.project_id, self.xml_form_id, root)
+        return True, self.client.get_submission(self.project_id, self.xml_form_id, remote)
 
     def reconcile(self) -> None:
         """All live ids on the server against the store; catches restores, and deletions on old servers."""
@@ -429,19 +445,23 @@ class OdkPull(_Pull):
             )
 
         for rows, next_link in self._pages(first, state.get("next")):
-            ids = [str(row["__id"]) for row in rows]
+            keys = {str(row["__id"]): root_key(str(row["__id"])) for row in rows}  # found as stored (digest)
             with session_scope(self.engine) as session:
-                stored = stored_state(session, self.remote_form_id, ids)
+                stored = stored_state(session, self.remote_form_id, list(keys.values()))
                 known = {root: (s.updated_at, s.review_state, s.deleted) for root, s in stored.items()}
             same, stale = [], []
             for row in rows:
                 system = row.get("__system") or {}
-                server = (parse_server_time(system.get("updatedAt")), system.get("reviewState"), False)
-                (same if known.get(str(row["__id"])) == server else stale).append(str(row["__id"]))
+                server = (read_server_time(system.get("updatedAt")), system.get("reviewState"), False)
+                key = keys[str(row["__id"])]
+                if known.get(key) == server:
+                    same.append(key)
+                else:
+                    stale.append(str(row["__id"]))
             fresh = [
                 odk_record(found)
-                for root in stale
-                if (found := client.get_submission(self.project_id, self.xml_form_id, root)) is not None
+                for remote in stale
+                if (found := client.get_submission(self.project_id, self.xml_form_id, remote)) is not None
             ]
             state = {"mark": mark, "next": next_link}
             self.commit(fresh, cursor={**cursor, "reconcile": state}, seen=same, mark=mark, source="reconcile")

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select, update
 
 from catalogue.tables import utcnow
-from sync.normalize import INT64_MAX, INT64_MIN, Record
+from sync.normalize import Record
 from sync.tables import ChangeStamp, Submission
 
 PUSH_SOURCES = frozenset({"hook"})
@@ -288,15 +288,13 @@ def mark_seen(session: Session, remote_form_id: int, root_ids: Sequence[str], ma
         )
 
 
-def unseen_live(
-    session: Session, remote_form_id: int, mark: int, *, max_seq: int | None = None, limit: int = BATCH
-) -> list[Submission]:
-    """Live submissions a reconciliation did not see: deletion candidates, to confirm one by one."""
-    query = select(Submission).where(
+def unseen_live(session: Session, remote_form_id: int, mark: int, *, limit: int = BATCH) -> list[tuple[str, str]]:
+    """(Stored key, server id) of live submissions a reconciliation did not see: deletion candidates, to confirm
+    one by one by their server id. Every such row is one, whatever its `_id` (a bound on `remote_seq` would leave
+    out the newest rows, and a row whose id has no number column)."""
+    query = select(Submission.root_id, Submission.remote_id).where(
         Submission.remote_form_id == remote_form_id,
         col(Submission.deleted).is_(False),
         (col(Submission.reconcile_mark).is_(None)) | (col(Submission.reconcile_mark) != mark),
     )
-    if max_seq is not None and max_seq <= INT64_MAX:  # beyond it every stored number is below (none is bound)
-        query = query.where(col(Submission.remote_seq) <= max(max_seq, INT64_MIN))
-    return list(session.exec(query.order_by(col(Submission.id)).limit(limit)))
+    return [(root, remote) for root, remote in session.exec(query.order_by(col(Submission.id)).limit(limit))]

@@ -809,6 +809,8 @@ class CentralFake:
         self.delay = 0.0
         self.delay_match: re.Pattern[str] | None = None
         self.malformed_at: dict[int, str] = {}
+        self.odd_system: dict[str, dict[str, Any]] = {}
+        """instance id → `__system` values served as given instead of the real ones (a time that is no time)."""
         self.between_pages: Callable[[int], object] | None = None
         self.public_url: str | None = None  # the domain Central writes into its links (its configured `env.domain`)
         self.app = build_app(self)
@@ -1097,6 +1099,7 @@ class CentralFake:
         }
         if self.has_deleted_at:
             system["deletedAt"] = iso(submission.deleted_at)
+        system.update(self.odd_system.get(submission.instance_id, {}))
         fields = render_fields(
             definition.fields, submission_answers(submission), style, submission.instance_id, submission.instance_id
         )
