@@ -66,7 +66,11 @@ class Sera:
     def sync(self, *options: str, ok: bool = True) -> dict[str, str]:
         """`sera sync …`: connection/form → the status word of its line."""
         done = self.run("sync", *options, ok=ok)
-        lines = [line for line in done.stdout.splitlines() if ": " in line and not line.startswith(" ")]
+        lines = [
+            line
+            for line in done.stdout.splitlines()
+            if ": " in line and not line.startswith(" ") and "/" in line.split(": ", 1)[0]
+        ]
         return {line.split(": ", 1)[0]: line.split(": ", 1)[1].split()[0] for line in lines}
 
 
