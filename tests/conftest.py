@@ -3,6 +3,7 @@
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -36,17 +37,26 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL database for this run, dropped at the end."""
-    name = f"sera_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def throwaway_postgres(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database named after `prefix`, dropped when the block ends."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = make_url(POSTGRES_ADMIN_URL)
     conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
-    yield admin.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield admin.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this run, dropped at the end."""
+    with throwaway_postgres("sera_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -183,29 +183,24 @@ class CentralClient:
         and `$select` crashed the server process.
         """
         if self._deleted_at is None:
-            path = urls.path(urls.ODATA_TABLE, project_id=project_id, form_id=form_id, table="Submissions")
-            params = {"$filter": "__system/deletedAt eq null", "$top": "0"}
-            response = self._caller.request("GET", path, params=params)
-            if response.status_code == 501 and problem(response)[0] == "501.5":
-                self._deleted_at = False
-            else:
-                check(response, f"probe __system/deletedAt on form {form_id!r}")
-                self._deleted_at = True
+            self._deleted_at = self._filters_on(project_id, form_id, "__system/deletedAt eq null")
             log.info("Central at %s filters on __system/deletedAt: %s", self.base_url, self._deleted_at)
         return self._deleted_at
 
     def filters_on_id(self, project_id: int, form_id: str) -> bool:
         """Whether `$filter` accepts `__id` (newer than v2024.2, which answers 501.5); probed once per client."""
         if self._id_filter is None:
-            path = urls.path(urls.ODATA_TABLE, project_id=project_id, form_id=form_id, table="Submissions")
-            params = {"$filter": "__id eq ''", "$top": "0"}
-            response = self._caller.request("GET", path, params=params)
-            if response.status_code == 501 and problem(response)[0] == "501.5":
-                self._id_filter = False
-            else:
-                check(response, f"probe __id filtering on form {form_id!r}")
-                self._id_filter = True
+            self._id_filter = self._filters_on(project_id, form_id, "__id eq ''")
         return self._id_filter
+
+    def _filters_on(self, project_id: int, form_id: str, expression: str) -> bool:
+        """Whether the server accepts this OData `$filter` (an older Central answers 501.5); asks for no rows."""
+        path = urls.path(urls.ODATA_TABLE, project_id=project_id, form_id=form_id, table="Submissions")
+        response = self._caller.request("GET", path, params={"$filter": expression, "$top": "0"})
+        if response.status_code == 501 and problem(response)[0] == "501.5":
+            return False
+        check(response, f"probe $filter={expression} on form {form_id!r}")
+        return True
 
     def submission_exists(self, project_id: int, form_id: str, instance_id: str) -> bool:
         """Whether the server holds this live submission; False ONLY when Central proves it absent.

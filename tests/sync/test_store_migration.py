@@ -2,19 +2,16 @@
 from the stored JSON (Kobo's flat `meta/deprecatedID`, ODK's nested `meta.deprecatedID`), on both databases."""
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from sera.db import make_engine
 from sera.migrate import alembic_config, upgrade
-from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL
+from tests.conftest import BACKENDS, throwaway_postgres
 
 REVISION = "001553d22bc5"
 
@@ -25,14 +22,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    name = f"sera_migration_{uuid.uuid4().hex[:10]}"
-    admin = make_url(POSTGRES_ADMIN_URL)
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield admin.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres("sera_migration") as url:
+        yield url
 
 
 def test_existing_rows_get_their_deprecated_id(fresh_url: str) -> None:
