@@ -40,22 +40,33 @@ the response is then cut to what was asked), repeated until nothing changes:
    quarters between them and differ by less than the threshold (running totals never decrease, so the hidden
    ones are squeezed between them): hide the later one.
 
-The mask is one per indicator and threshold, computed from all its served cells, so every role, request and
-report sees the same cells hidden.
+These rules look at one relation at a time, and relations taken together (partner × dimension × quarter) or
+running across indicators (R1.3-5's denominator is R1.3-1's quarters added up, RT.1-2's is RT.1-1's) pinned
+cells they left open. So the masks of the indicators that count people on one form are made together
+(`family_masks`), repeated with the rules above until nothing changes:
+
+4. a split (any grouping but the total) with a hidden cell is hidden whole, every period and LOP; a cell
+   that is the only part of a visible coarser cell stays shown (it is that cell's copy);
+5. where one indicator's running total equals another's quarters added up (found on the stored cells), a
+   hidden flow quarter hides the running total from that quarter on, a hidden running total hides a flow
+   quarter at or before it, and one at or after the flow's last quarter hides the flow's LOP.
+
+This over-hides (a small total quarter hides every split of the indicator), on purpose: protection first. The
+masks are one per form and threshold, computed from all the served cells, so every role, request and report
+sees the same cells hidden.
 
 Limits:
 
-* The rules look at one relation at a time. `tests/audit` audits everything a partner or viewer token can
-  obtain by linear programming: a hand-built adversarial world passes, the demo data still has cells pinned
-  by several relations together (partner × split × quarter), which only an audit-driven suppression (τ-Argus)
-  or perturbation would close.
+* The rules are a sufficient recipe checked by `tests/audit`, which bounds by linear programming every hidden
+  cell from everything a partner or viewer token can obtain (a hand-built adversarial world and the demo data
+  pass); they are not a proof for every possible data set, which only an audit-driven suppression (τ-Argus)
+  or perturbation would give.
 * The sum of the hidden cells of a relation is public, so with small complements a reader learns bounds
   (two hidden cells adding up to 9), not values.
 * Distinct people are not exactly additive across splits (a person met in two regions is in both), nor over
   quarters for `sum`; they are treated as additive, which suppresses more, and subtraction gives bounds.
 * Cells a caller computes itself get primary suppression only from `Suppression.__call__`; use `derived`.
-* Relations that use data outside the indicator (R1.3-5's running totals are R1.3-1's quarters added up) are
-  not used to choose the hidden cells: the masks are made one indicator at a time.
+* Links between indicators are looked for between a running total and a flow of the same form only.
 """
 
 import threading
