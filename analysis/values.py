@@ -40,22 +40,33 @@ the response is then cut to what was asked), repeated until nothing changes:
    quarters between them and differ by less than the threshold (running totals never decrease, so the hidden
    ones are squeezed between them): hide the later one.
 
-The mask is one per indicator and threshold, computed from all its served cells, so every role, request and
-report sees the same cells hidden.
+These rules look at one relation at a time, and relations taken together (partner × dimension × quarter) or
+running across indicators (R1.3-5's denominator is R1.3-1's quarters added up, RT.1-2's is RT.1-1's) pinned
+cells they left open. So the masks of the indicators that count people on one form are made together
+(`family_masks`), repeated with the rules above until nothing changes:
+
+4. a split (any grouping but the total) with a hidden cell is hidden whole, every period and LOP; a cell
+   that is the only part of a visible coarser cell stays shown (it is that cell's copy);
+5. where one indicator's running total equals another's quarters added up (found on the stored cells), a
+   hidden flow quarter hides the running total from that quarter on, a hidden running total hides a flow
+   quarter at or before it, and one at or after the flow's last quarter hides the flow's LOP.
+
+This over-hides (a small total quarter hides every split of the indicator), on purpose: protection first. The
+masks are one per form and threshold, computed from all the served cells, so every role, request and report
+sees the same cells hidden.
 
 Limits:
 
-* The rules look at one relation at a time. `tests/audit` audits everything a partner or viewer token can
-  obtain by linear programming: a hand-built adversarial world passes, the demo data still has cells pinned
-  by several relations together (partner × split × quarter), which only an audit-driven suppression (τ-Argus)
-  or perturbation would close.
+* The rules are a sufficient recipe checked by `tests/audit`, which bounds by linear programming every hidden
+  cell from everything a partner or viewer token can obtain (a hand-built adversarial world and the demo data
+  pass); they are not a proof for every possible data set, which only an audit-driven suppression (τ-Argus)
+  or perturbation would give.
 * The sum of the hidden cells of a relation is public, so with small complements a reader learns bounds
   (two hidden cells adding up to 9), not values.
 * Distinct people are not exactly additive across splits (a person met in two regions is in both), nor over
   quarters for `sum`; they are treated as additive, which suppresses more, and subtraction gives bounds.
 * Cells a caller computes itself get primary suppression only from `Suppression.__call__`; use `derived`.
-* Relations that use data outside the indicator (R1.3-5's running totals are R1.3-1's quarters added up) are
-  not used to choose the hidden cells: the masks are made one indicator at a time.
+* Links between indicators are looked for between a running total and a flow of the same form only.
 """
 
 import threading
@@ -72,6 +83,7 @@ from analysis.tables import IndicatorValue
 from analysis.targets import assess
 from catalogue.model import LIFE_OF_PROGRAMME, Aggregation, FormSpec, Indicator, TimeAggregation
 from catalogue.periods import quarters_between
+from catalogue.store import NoCatalogue, stored_catalogue
 
 PARTNER_DIMENSION = "partner"
 """The dimension whose values are partner organisations; partner tokens carry one of its codes."""
@@ -280,17 +292,22 @@ def _running_series(keys: Iterable[CellKey]) -> list[list[CellKey]]:
 
 
 def complementary_suppression(
-    cells: Iterable[Counted], threshold: int, *, time_aggregation: TimeAggregation
+    cells: Iterable[Counted],
+    threshold: int,
+    *,
+    time_aggregation: TimeAggregation,
+    seed: Iterable[CellKey] = (),
 ) -> frozenset[CellKey]:
     """The cells to hide among all the stored cells of one indicator: primary and secondary suppression.
 
     `cells` must be every stored cell of the indicator (all groupings, all periods): the rule is applied to all
-    the relations between them at once, so the result does not depend on what a request asks."""
+    the relations between them at once, so the result does not depend on what a request asks. `seed`: cells
+    hidden for reasons outside these relations (`family_masks`), whose complements are then chosen the same way."""
     table: dict[CellKey, tuple[float, ...]] = {cell_key(c.period, c.dims): _counts(c) for c in cells}
     if threshold <= 0:
         return frozenset()
     primary = {key for key, counts in table.items() if _small(counts, threshold)}
-    hidden = set(primary)
+    hidden = primary | {key for key in seed if key in table}
     relations = _relations(table, time_aggregation)
     series = _running_series(table) if time_aggregation is TimeAggregation.cumulative else []
     # A worklist: every relation and series is checked once, then again whenever one of its cells is hidden.
@@ -365,6 +382,145 @@ def complementary_suppression(
     return frozenset(hidden)
 
 
+FLOWS = frozenset({TimeAggregation.sum, TimeAggregation.unique_people})
+"""Time aggregations whose quarters add up: another indicator's running total may be their quarters summed."""
+
+Link = tuple[str, tuple[tuple[str, str], ...], str, tuple[tuple[str, str], ...]]
+"""(running indicator, its split, flow indicator, its split): the running cells are the flow's quarters summed."""
+
+
+def _grouping(key: CellKey) -> tuple[str, ...]:
+    return tuple(dim for dim, _ in key[1])
+
+
+def _series(table: Mapping[CellKey, tuple[float, ...]]) -> dict[tuple[tuple[str, str], ...], list[str]]:
+    """Per split, its quarters in order (LOP left out)."""
+    out: dict[tuple[tuple[str, str], ...], list[str]] = defaultdict(list)
+    for period, split in sorted(table):
+        if period != LIFE_OF_PROGRAMME:
+            out[split].append(period)
+    return out
+
+
+def _links(
+    tables: Mapping[str, Mapping[CellKey, tuple[float, ...]]], indicators: Mapping[str, Indicator]
+) -> list[Link]:
+    """The running series of one indicator that equal another's quarters added up, found on the stored cells as a
+    reader would find them from the definitions (R1.3-5's denominator is R1.3-1 to date; RT.1-2's rests on
+    RT.1-1): the same split, or the same split with one more dimension the running indicator does not have."""
+    links: list[Link] = []
+    for running, indicator in indicators.items():
+        if indicator.time_aggregation is not TimeAggregation.cumulative:
+            continue
+        runs = _series(tables[running])
+        for flow, other in indicators.items():
+            if other.time_aggregation not in FLOWS or flow == running:
+                continue
+            flow_table = tables[flow]
+            flows = _series(flow_table)
+            extras = {pair for split in flows for pair in split if pair[0] not in indicator.disaggregations}
+            for split, quarters in runs.items():
+                candidates = [split, *(tuple(sorted((*split, extra))) for extra in sorted(extras))]
+                for target in candidates:
+                    if target not in flows:
+                        continue
+                    totals = []
+                    for quarter in quarters:
+                        sums = [flow_table[(q, target)] for q in flows[target] if q <= quarter]
+                        totals.append(sum(counts[0] for counts in sums if counts))
+                    for side in range(len(tables[running][(quarters[0], split)])):
+                        shown = [tables[running][(q, split)][side] for q in quarters]
+                        if any(shown) and all(abs(a - b) < 1e-9 for a, b in zip(shown, totals, strict=True)):
+                            links.append((running, split, flow, target))
+                            break
+    return links
+
+
+def family_masks(
+    cells: Mapping[str, Iterable[Counted]], indicators: Mapping[str, Indicator], threshold: int
+) -> dict[str, frozenset[CellKey]]:
+    """The hidden cells of indicators read together (those of one form), each an indicator's served cells.
+
+    On top of each indicator's own rule (`complementary_suppression`), repeated until nothing changes:
+
+    * whole groupings: a split (any grouping but the total) with one hidden cell is hidden whole, every period
+      and LOP. Relations taken together (partner × dimension × quarter, LOP = Σ quarters) pin cells that no
+      rule applied one relation at a time protects; a grouping hidden whole is bound only by its visible parent
+      cells, and each of those is at least the threshold (else hidden) and split between at least two hidden
+      cells (else the parent is hidden: rule 1). A cell that is the only part of a visible coarser cell (a
+      partner working in one region) stays shown: it is that cell's copy and tells nothing more;
+    * linked indicators: where a running total of one indicator equals another's quarters added up (`_links`),
+      a hidden quarter of the flow hides the running total from that quarter on (LOP included), and a hidden
+      running total with no hidden flow quarter at or before it hides the flow's quarter (then its complements),
+      and one at or after the flow's last quarter hides the flow's LOP (which it equals), so that neither gives
+      the other's hidden cells back by subtraction.
+    """
+    tables = {code: {cell_key(c.period, c.dims): _counts(c) for c in rows} for code, rows in cells.items()}
+    if threshold <= 0:
+        return {code: frozenset() for code in tables}
+    links = _links(tables, indicators)
+    copies: dict[str, dict[CellKey, list[CellKey]]] = {}
+    for code, table in tables.items():
+        copies[code] = defaultdict(list)
+        for parent, children in _relations(table, indicators[code].time_aggregation):
+            if len(children) == 1 and _grouping(children[0]) != _grouping(parent):
+                copies[code][children[0]].append(parent)
+    seeds: dict[str, set[CellKey]] = {code: set() for code in tables}
+    while True:
+        masks = {
+            code: complementary_suppression(
+                [_Cell(k[0], dict(k[1]), v) for k, v in table.items()],
+                threshold,
+                time_aggregation=indicators[code].time_aggregation,
+                seed=seeds[code],
+            )
+            for code, table in tables.items()
+        }
+        grown = {code: set(mask) for code, mask in masks.items()}
+        for code, mask in masks.items():
+            whole = {_grouping(key) for key in mask if key[1]}
+            grown[code] |= {
+                key
+                for key in tables[code]
+                if key[1] and _grouping(key) in whole and all(parent in mask for parent in copies[code].get(key, ()))
+            }
+        for running, split, flow, target in links:
+            flow_hidden = sorted(q for q, t in grown[flow] if t == target and q != LIFE_OF_PROGRAMME)
+            if flow_hidden:
+                grown[running] |= {(q, t) for q, t in tables[running] if t == split and q >= flow_hidden[0]}
+            flow_quarters = sorted(q for q, t in tables[flow] if t == target and q != LIFE_OF_PROGRAMME)
+            for period, _split in [key for key in grown[running] if key[1] == split]:
+                before = [q for q in flow_quarters if q <= period]
+                if before and not any(q <= period for q in flow_hidden):
+                    grown[flow].add((before[-1], target))
+                if flow_quarters and period >= flow_quarters[-1] and (LIFE_OF_PROGRAMME, target) in tables[flow]:
+                    grown[flow].add((LIFE_OF_PROGRAMME, target))  # the running total to date is the flow's LOP
+        if all(grown[code] == set(masks[code]) for code in masks):
+            return masks
+        seeds = grown
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """A stored cell as `complementary_suppression` reads it, rebuilt from its key and counts."""
+
+    period: str
+    dims: Mapping[str, str]
+    counts: tuple[float, ...]
+
+    @property
+    def value(self) -> float | None:
+        return self.counts[0] if len(self.counts) == 1 else None
+
+    @property
+    def numerator(self) -> float | None:
+        return self.counts[0] if len(self.counts) == 2 else None
+
+    @property
+    def denominator(self) -> float | None:
+        return self.counts[1] if len(self.counts) == 2 else None
+
+
 def _hidden(cell: CellValue) -> CellValue:
     return replace(
         cell,
@@ -379,48 +535,58 @@ def _hidden(cell: CellValue) -> CellValue:
 
 
 class _MaskCache:
-    """The masks this process computed last, so that a viewer's request does not redo a whole indicator's audit
+    """The masks this process computed last, so that a viewer's request does not redo a whole form's audit
     (seconds for R1.3-1 at a million submissions).
 
-    A mask is a function of the indicator's stored cells and the threshold, so an entry is keyed by database,
-    indicator, time aggregation and threshold, and checked on every use against the cells' count and latest
-    `computed_at` (every inserted or updated cell gets its run's time): a mask is never older than the values it
-    hides, and a second replica simply computes its own (no state it would miss).
+    A mask is a function of the stored cells of the indicators read together (`family_masks`) and the threshold,
+    so an entry is keyed by database, indicators, time aggregations and threshold, and checked on every use
+    against the cells' count and latest `computed_at` (every inserted or updated cell gets its run's time): a
+    mask is never older than the values it hides, and a second replica simply computes its own (no state it
+    would miss).
     """
 
-    SIZE = 256
+    SIZE = 64
 
     def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[str, ...], tuple[tuple[Any, ...], frozenset[CellKey]]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, ...], tuple[tuple[Any, ...], dict[str, frozenset[CellKey]]]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
-    def get(self, session: Session, indicator: Indicator, threshold: int) -> frozenset[CellKey]:
+    def get(self, session: Session, family: Sequence[Indicator], threshold: int) -> dict[str, frozenset[CellKey]]:
         bind = session.get_bind()
-        key = (str(bind.url), indicator.code, indicator.time_aggregation.value, str(threshold))
-        of_indicator = col(IndicatorValue.indicator) == indicator.code
-        marker = tuple(
-            session.exec(select(func.count(), func.max(IndicatorValue.computed_at)).where(of_indicator)).one()
+        codes = [indicator.code for indicator in family]
+        key = (
+            str(bind.url),
+            *(f"{i.code}:{i.time_aggregation.value}:{','.join(i.disaggregations)}" for i in family),
+            str(threshold),
         )
+        of_family = col(IndicatorValue.indicator).in_(codes)
+        marker = tuple(session.exec(select(func.count(), func.max(IndicatorValue.computed_at)).where(of_family)).one())
         with self._lock:
             found = self._entries.get(key)
             if found is not None and found[0] == marker:
                 self._entries.move_to_end(key)
                 return found[1]
         query = select(
+            IndicatorValue.indicator,
             IndicatorValue.period,
             IndicatorValue.dims,
             IndicatorValue.value,
             IndicatorValue.numerator,
             IndicatorValue.denominator,
-        ).where(of_indicator)
-        served = (row for row in session.exec(query) if served_grouping(row.dims))
-        mask = complementary_suppression(served, threshold, time_aggregation=indicator.time_aggregation)
+        ).where(of_family)
+        served: dict[str, list[Any]] = {code: [] for code in codes}
+        for row in session.exec(query):
+            if served_grouping(row.dims):
+                served[row.indicator].append(row)
+        masks = family_masks(served, {i.code: i for i in family}, threshold)
         with self._lock:
-            self._entries[key] = (marker, mask)
+            self._entries[key] = (marker, masks)
             self._entries.move_to_end(key)
             while len(self._entries) > self.SIZE:
                 self._entries.popitem(last=False)
-        return mask
+        return masks
 
 
 _MASKS = _MaskCache()
@@ -437,13 +603,30 @@ class Suppression:
         self.session = session
         self.threshold = threshold
         self._masks: dict[str, frozenset[CellKey]] = {}
+        self._catalogue: list[Indicator] | None = None
+
+    def family(self, indicator: Indicator) -> list[Indicator]:
+        """The indicators whose masks are made together with this one: those counting people on its form (one may
+        be another's running total), read from the stored catalogue (just the indicator when none is loaded)."""
+        if self._catalogue is None:
+            try:
+                self._catalogue = list(stored_catalogue(self.session).indicators)
+            except NoCatalogue:
+                self._catalogue = []
+        others = [
+            i
+            for i in self._catalogue
+            if i.code != indicator.code and i.measure.form == indicator.measure.form and counts_people(i)
+        ]
+        return sorted([indicator, *others], key=lambda i: i.code)
 
     def mask(self, indicator: Indicator) -> frozenset[CellKey]:
         """The hidden cells of the indicator, all groupings and periods (empty when it counts no people)."""
         if not counts_people(indicator) or self.threshold <= 0:
             return frozenset()
         if indicator.code not in self._masks:
-            self._masks[indicator.code] = _MASKS.get(self.session, indicator, self.threshold)
+            masks = _MASKS.get(self.session, self.family(indicator), self.threshold)
+            self._masks[indicator.code] = masks[indicator.code]
         return self._masks[indicator.code]
 
     def __call__(self, indicator: Indicator, cells: Sequence[CellValue]) -> list[CellValue]:

@@ -11,6 +11,7 @@ from analysis.values import (
     Suppression,
     cell_values,
     complementary_suppression,
+    family_masks,
     published_cells,
     suppress_small_counts,
 )
@@ -321,3 +322,51 @@ def test_a_hidden_running_total_is_never_squeezed_between_close_visible_ones() -
         for before, after in pairwise(shown):
             between = order.index(after) - order.index(before) > 1
             assert not between or values[(after, split)] - values[(before, split)] >= THRESHOLD, (split, before, after)
+
+
+# --- masks made together: whole splits, linked indicators ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What `family_masks` reads of an indicator."""
+
+    time_aggregation: TimeAggregation
+    disaggregations: tuple[str, ...] = ("sex", "region")
+
+
+def family_hidden(rows: dict[str, list[Row]], definitions: dict[str, Definition]) -> dict[str, set[tuple[str, str]]]:
+    masks = family_masks(rows, definitions, THRESHOLD)  # type: ignore[arg-type]
+    return {
+        code: {(period, ";".join(f"{d}={v}" for d, v in split)) for period, split in mask}
+        for code, mask in masks.items()
+    }
+
+
+def test_a_split_with_a_hidden_cell_is_hidden_whole_and_a_copy_of_a_visible_cell_stays_shown() -> None:
+    """3 women in Q1: the rules one relation at a time leave some of the sex split shown, which with the other
+    relations pins cells; the whole split is hidden. The only region is a copy of the total and stays shown."""
+    rows = [people("2026Q1", 20), people("2026Q2", 20), people(LOP, 40)]
+    for period, female, male in (("2026Q1", 3, 17), ("2026Q2", 10, 10), (LOP, 13, 27)):
+        rows += [people(period, female, sex="female"), people(period, male, sex="male")]
+    rows += [people(period, value, region="02") for period, value in (("2026Q1", 20), ("2026Q2", 20), (LOP, 40))]
+    sex = {(p, f"sex={s}") for p in ("2026Q1", "2026Q2", LOP) for s in ("female", "male")}
+    assert hidden(rows) != sex  # one relation at a time
+    assert family_hidden({"P": rows}, {"P": Definition(TimeAggregation.unique_people)}) == {"P": sex}
+
+
+def test_a_running_total_is_hidden_with_the_quarters_of_the_flow_it_adds_up() -> None:
+    """R1.3-5's denominator is R1.3-1 to date: a hidden quarter of the flow would be the difference of two visible
+    running totals, and the last running total is the flow's LOP."""
+    flow = [people("2026Q1", 3), people("2026Q2", 10), people("2026Q3", 8), people(LOP, 21)]
+    running = [
+        ratio("2026Q1", 2, 3),
+        ratio("2026Q2", 8, 13),
+        ratio("2026Q3", 15, 21),
+        ratio(LOP, 15, 21),
+    ]
+    definitions = {"F": Definition(TimeAggregation.unique_people), "C": Definition(TimeAggregation.cumulative)}
+    assert hidden(running, TimeAggregation.cumulative) == {("2026Q1", "")}  # alone
+    masks = family_hidden({"F": flow, "C": running}, definitions)
+    assert masks["C"] == {(p, "") for p in ("2026Q1", "2026Q2", "2026Q3", LOP)}
+    assert masks["F"] == {("2026Q1", ""), ("2026Q3", ""), (LOP, "")}

@@ -63,9 +63,11 @@ def collect(
     *,
     partner: str | None,
     reports: Iterable[str],
+    only: Iterable[str] | None = None,
 ) -> Audit:
-    """The audit of one token (`partner`: its organisation, None for a viewer)."""
-    indicators = {i.code: i for i in catalogue.indicators if about_people(i)}
+    """The audit of one token (`partner`: its organisation, None for a viewer); `only`: these indicators."""
+    chosen = None if only is None else set(only)
+    indicators = {i.code: i for i in catalogue.indicators if about_people(i) and (chosen is None or i.code in chosen)}
     audit = Audit(threshold=threshold, indicators=indicators)
     seen_groupings: set[tuple[str, str]] = set()
 

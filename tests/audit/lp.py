@@ -278,22 +278,26 @@ class Audit:
             found = linprog(objective, **problem)
             if found.status == 0:
                 points.append(found.x)
-        stack = np.array(points)
-        spread = stack.max(axis=0) - stack.min(axis=0)
+        # Every point a program finds is kept: it certifies the ranges of the cells checked after it.
+        low_points = np.min(points, axis=0)
+        high_points = np.max(points, axis=0)
         leaks = []
         for var in targets:
             i = column[var]
-            if spread[i] >= self.threshold:
+            if high_points[i] - low_points[i] >= self.threshold:
                 continue
             objective = np.zeros(len(unknown))
             objective[i] = 1.0
             high = linprog(-objective, **problem)
             assert high.status in (0, 3), f"{var}: the truth must be feasible ({high.message})"
             highest = -high.fun if high.status == 0 else float("inf")
-            if highest - stack[:, i].min() >= self.threshold:
+            if high.status == 0:
+                low_points, high_points = np.minimum(low_points, high.x), np.maximum(high_points, high.x)
+            if highest - low_points[i] >= self.threshold:
                 continue
             low = linprog(objective, **problem)
             assert low.status == 0, f"{var}: the truth must be feasible ({low.message})"
+            low_points, high_points = np.minimum(low_points, low.x), np.maximum(high_points, low.x)
             lowest = low.fun
             truth = self.truth[var]
             assert lowest - 1e-4 <= truth <= highest + 1e-4, f"{var}: the relations must hold for the truth"
